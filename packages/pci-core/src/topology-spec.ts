@@ -165,7 +165,7 @@ export interface TopologySpec {
   cpu?: CpuSpec;
   /** IOMMU enabled (DMA remapping on). Default false. */
   iommu?: boolean;
-  /** System RAM ranges (CPU physical). Default: 4 GiB at 0. */
+  /** System RAM ranges (CPU physical). Default: the kernel's `DEFAULT_SYSTEM_RAM` (3 GiB at 0, 1 GiB at 4 GiB). */
   systemRam?: Array<{ base: number; size: number }>;
   /** Host bridges. Devices belong to the host bridge whose domain and bus range hold them. */
   hostBridges: HostBridgeSpec[];

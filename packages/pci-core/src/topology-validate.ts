@@ -8,6 +8,7 @@
  * topology file can be fixed from the message alone. Validation never changes its input: a
  * valid input comes back as a fresh, normalized copy (BDFs in `dddd:bb:dd.f` form).
  */
+import { DEFAULT_SYSTEM_RAM } from '@p2pdma/kernel';
 import { type Bdf, PCI_MAX_BUS, PCI_MAX_DOMAIN, bdfKey, compareBdf, formatBdf, formatBus, parseBdf } from './bdf';
 import type {
   AcsBitName,
@@ -74,8 +75,6 @@ export const PCI_MIN_MEM_BAR = 16;
 /** Smallest I/O BAR (the low 2 bits are flags). */
 export const PCI_MIN_IO_BAR = 4;
 
-/** The System RAM assumed when a topology gives none: 4 GiB at physical address 0. */
-export const DEFAULT_SYSTEM_RAM: ReadonlyArray<{ base: number; size: number }> = [{ base: 0, size: 0x1_0000_0000 }];
 
 const CPU_VENDORS: readonly CpuSpec['vendor'][] = ['amd', 'intel', 'other'];
 const PEER_FORWARDING: readonly PeerForwarding[] = ['forward', 'drop'];
@@ -862,7 +861,7 @@ export function validateTopologySpec(value: unknown): TopologyResult {
   if (iommu !== undefined) out.iommu = iommu;
 
   // System RAM ranges must not overlap one another.
-  let ram: Array<{ base: number; size: number }> = [...DEFAULT_SYSTEM_RAM];
+  let ram: Array<{ base: number; size: number }> = DEFAULT_SYSTEM_RAM.map((r) => ({ ...r }));
   if (top['systemRam'] !== undefined) {
     const list = c.arr('$', 'systemRam', top['systemRam']);
     if (list) {

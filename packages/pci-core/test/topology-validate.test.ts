@@ -204,12 +204,12 @@ describe('validateTopologySpec: structure', () => {
   it('reports a fixed BAR outside its host bridge window or in System RAM', () => {
     const errors = errorsOf(
       spec([ep('0000:00:02.0', { bars: [{ index: 0, size: 0x1000, kind: 'mem', address: 0x1000 }] })], {
-        hostBridges: [hb(0, { memWindow: { cpuBase: 0x1_0000_0000, size: 0x1000_0000 } })],
+        hostBridges: [hb(0, { memWindow: { cpuBase: 0x2_0000_0000, size: 0x1000_0000 } })],
       }),
     );
     expect(errors.map((e) => e.message)).toEqual([
-      'BAR 0 of 0000:00:02.0 [0x1000-0x1fff] is outside the memory window [0x100000000-0x10fffffff] of its host bridge',
-      'BAR 0 of 0000:00:02.0 [0x1000-0x1fff] overlaps System RAM [0x0-0xffffffff]',
+      'BAR 0 of 0000:00:02.0 [0x1000-0x1fff] is outside the memory window [0x200000000-0x20fffffff] of its host bridge',
+      'BAR 0 of 0000:00:02.0 [0x1000-0x1fff] overlaps System RAM [0x0-0xbfffffff]',
     ]);
   });
 
@@ -222,7 +222,7 @@ describe('validateTopologySpec: structure', () => {
     expect(errors).toEqual([
       { path: '$.hostBridges[0].busEnd', message: 'bus range 00-ff of domain 0000 overlaps the root bus 40 of $.hostBridges[3]' },
       { path: '$.hostBridges[2]', message: 'duplicate host bridge for bus 0000:80 (also $.hostBridges[1])' },
-      { path: '$.hostBridges[3].memWindow', message: 'memory window [0x0-0xfff] overlaps System RAM [0x0-0xffffffff]' },
+      { path: '$.hostBridges[3].memWindow', message: 'memory window [0x0-0xfff] overlaps System RAM [0x0-0xbfffffff]' },
     ]);
   });
 
