@@ -32,6 +32,19 @@ export const DMA_OPS_KINDS: readonly DmaOpsKind[] = ['direct', 'iommu', 'virt'];
 export const DEFAULT_DMA_MASK_BITS = 64;
 
 /**
+ * Default longest DMA segment a device accepts when its driver sets none (64 KiB, the kernel's
+ * answer without `dma_parms`); IOMMU mapping merges segments only up to it.
+ * @kernel dma_get_max_seg_size
+ */
+export const DEFAULT_DMA_MAX_SEG_SIZE = 65536;
+
+/**
+ * Default DMA segment boundary mask: a segment may not cross a 4 GiB boundary.
+ * @kernel dma_get_seg_boundary
+ */
+export const DEFAULT_DMA_SEG_BOUNDARY = 2 ** 32 - 1;
+
+/**
  * A bus type: matches devices to drivers, and optionally wraps probe/remove (as `pci_bus_type`
  * does, calling the PCI driver's own probe).
  * @kernel struct bus_type
@@ -91,6 +104,12 @@ export interface DeviceOptions {
   dmaMask?: number;
   /** DMA ops (default `'direct'`). */
   dmaOps?: DmaOpsKind;
+  /** Added to the CPU physical address for `'direct'` DMA (default 0). */
+  dmaOffset?: number;
+  /** Longest DMA segment (default `DEFAULT_DMA_MAX_SEG_SIZE`). */
+  dmaMaxSegSize?: number;
+  /** DMA segment boundary mask (default `DEFAULT_DMA_SEG_BOUNDARY`). */
+  dmaSegBoundary?: number;
 }
 
 interface DevresEntry {
@@ -121,6 +140,17 @@ export class Device {
   iommuGroup: IommuGroup | null = null;
   /** DMA mask width in bits. */
   dmaMask: number;
+  /**
+   * `'direct'` DMA address = CPU physical address + `dmaOffset` (default 0): the device's view
+   * of memory through a host bridge that translates (the kernel's `dma_range_map`). Bus
+   * addresses of peer BARs are the p2pdma layer's business, not this field's.
+   * @kernel phys_to_dma / dev->dma_range_map
+   */
+  dmaOffset: number;
+  /** Longest DMA segment the device accepts. @kernel dma_get_max_seg_size */
+  dmaMaxSegSize: number;
+  /** DMA segment boundary mask. @kernel dma_get_seg_boundary */
+  dmaSegBoundary: number;
   /** The bound driver's private data (`dev_get_drvdata`); cleared on unbind. */
   driverData: unknown = null;
   private readonly kids: Device[] = [];
@@ -145,6 +175,9 @@ export class Device {
     this.className = opts.className ?? null;
     this.dmaMask = opts.dmaMask ?? DEFAULT_DMA_MASK_BITS;
     this.dmaOps = opts.dmaOps ?? 'direct';
+    this.dmaOffset = opts.dmaOffset ?? 0;
+    this.dmaMaxSegSize = opts.dmaMaxSegSize ?? DEFAULT_DMA_MAX_SEG_SIZE;
+    this.dmaSegBoundary = opts.dmaSegBoundary ?? DEFAULT_DMA_SEG_BOUNDARY;
   }
 
   /** Registered children, in the order they were added. */
@@ -268,8 +301,10 @@ export function devPath(dev: Device): string {
 }
 
 /**
- * Registers a device: makes it findable, links it under its parent and, when it has a bus,
- * tries the bus's drivers (`bus_probe_device`). A probe failure does not fail the add.
+ * Registers a device: makes it findable, links it under its parent, creates its sysfs directory
+ * (`/sys/devices/...`, plus `/sys/bus/<bus>/devices/<name>` and `/sys/class/<class>/<name>`
+ * links) and, when it has a bus, tries the bus's drivers (`bus_probe_device`). A probe failure
+ * does not fail the add.
  * @param dev a new device whose parent (if any) is registered.
  * @returns `0`; `-EINVAL` for an empty name; `-EEXIST` when the name is taken (logged like
  *   sysfs's duplicate-name warning).
@@ -287,11 +322,12 @@ export function deviceAdd(dev: Device): KResult {
     return err('EINVAL');
   }
   if (!reg.addDevice(dev)) {
-    reg.log.prErr(`sysfs: cannot create duplicate filename '${devPath(dev)}'`);
+    reg.log.prWarn(`sysfs: cannot create duplicate filename '${devPath(dev)}'`);
     return err('EEXIST');
   }
   dev.setState('registered');
   dev.parent?.linkChild(dev);
+  dev.kernel.sysfs.deviceAdded(dev);
   if (dev.bus !== null) deviceAttach(dev);
   return 0;
 }
@@ -299,7 +335,8 @@ export function deviceAdd(dev: Device): KResult {
 /**
  * Unregisters a device: deletes its children first (last added first; the kernel leaves that to
  * the bus code, the model does it to keep the tree consistent), unbinds its driver, releases its
- * remaining devres, leaves its IOMMU group, and unlinks it. The device cannot be added again.
+ * remaining devres, leaves its IOMMU group, removes its sysfs directory and links, and unlinks
+ * it. The device cannot be added again.
  * @param dev a registered device.
  * @throws KernelBug when the device is not registered.
  * @kernel device_del (+ device_unregister's devres_release_all)
@@ -312,6 +349,7 @@ export function deviceDel(dev: Device): void {
   deviceReleaseDriver(dev);
   devresReleaseAll(dev);
   dev.kernel.iommu.groupRemoveDevice(dev);
+  dev.kernel.sysfs.deviceRemoved(dev);
   dev.kernel.deviceRegistry.removeDevice(dev);
   dev.parent?.unlinkChild(dev);
   dev.setState('deleted');

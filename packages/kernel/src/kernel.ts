@@ -5,25 +5,31 @@
  * subsystem, PRNG and device registry. Nothing is global: two kernels in one process (a target
  * and a remote host) share nothing.
  *
- * Phase B modules (page/pagemap, scatterlist, the DMA mapping API, gen_pool, percpu_ref,
- * sysfs, configfs) are added in their own files and hang off the kernel the same way.
+ * It also owns the per-machine registries of the base layer: fault injection (`faults`), the
+ * page descriptors and device pagemaps (`memmap`), the DMA-API debug registry (`dmaDebug`), and
+ * the sysfs and configfs trees.
  *
  * @kernel the running kernel instance (init/main.c start_kernel)
  */
 import type { CmdlineParseResult } from './cmdline';
 import { KernelCmdline } from './cmdline';
 import { VirtualClock } from './clock';
+import { Configfs } from './configfs';
 import type { KernelConfig, P2pdmaPolicy } from './config';
 import { ConfigError, makeKernelConfig } from './config';
 import type { Device, DeviceDriver } from './device';
 import { DeviceRegistry, driverRegister, driverUnregister } from './device';
+import { DmaDebug } from './dma-debug';
 import type { KResult } from './errno';
+import { FaultInjector } from './fault-inject';
 import { IommuRegistry } from './iommu';
 import type { KernelLogOptions } from './log';
 import { KernelLog } from './log';
 import type { PhysRange } from './memory';
 import { PhysicalMemory } from './memory';
+import { MemMap } from './page';
 import { DEFAULT_RNG_SEED, KernelRng } from './random';
+import { Sysfs } from './sysfs';
 
 /**
  * The default memory map: 4 GiB of System RAM from physical address 0, laid out as x86 firmware
@@ -77,6 +83,16 @@ export class Kernel {
   readonly rng: KernelRng;
   /** Registered devices and drivers. */
   readonly deviceRegistry: DeviceRegistry;
+  /** Fault injection for allocators and other failure sites. */
+  readonly faults: FaultInjector;
+  /** Page descriptors (`pfnToPage`) and mapped device pagemaps. */
+  readonly memmap: MemMap;
+  /** The DMA-API debug registry: every live DMA mapping. */
+  readonly dmaDebug: DmaDebug;
+  /** The `/sys` tree. */
+  readonly sysfs: Sysfs;
+  /** The `/sys/kernel/config` tree. */
+  readonly configfs: Configfs;
 
   /**
    * @param opts see `KernelOptions`.
@@ -94,11 +110,16 @@ export class Kernel {
     this.cmdline = cmdline;
     this.clock = new VirtualClock();
     this.log = new KernelLog(this.clock, opts.log);
-    this.memory = new PhysicalMemory(opts.systemRam ?? DEFAULT_SYSTEM_RAM, this.log);
+    this.faults = new FaultInjector();
+    this.memory = new PhysicalMemory(opts.systemRam ?? DEFAULT_SYSTEM_RAM, this.log, this.faults);
     const iommuOn = config.CONFIG_IOMMU_SUPPORT && (opts.iommu ?? cmdline.iommuOverride() ?? false);
     this.iommu = new IommuRegistry(iommuOn, iommuOn && cmdline.iommuPassthrough(), this.log);
     this.rng = new KernelRng(opts.seed ?? DEFAULT_RNG_SEED);
     this.deviceRegistry = new DeviceRegistry(this.log);
+    this.memmap = new MemMap(this);
+    this.dmaDebug = new DmaDebug(this.log, config.CONFIG_DMA_API_DEBUG);
+    this.sysfs = new Sysfs(this.log, this.faults);
+    this.configfs = new Configfs(this.log);
   }
 
   /** The P2PDMA policy in force (`config.p2pdmaPolicy`). */

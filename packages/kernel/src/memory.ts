@@ -16,6 +16,8 @@ import { KernelBug } from './bug';
 import { ConfigError } from './config';
 import type { KResult, NegErrno } from './errno';
 import { err } from './errno';
+import type { FaultInjector } from './fault-inject';
+import { FAULT_ALLOC_PAGES } from './fault-inject';
 import { ExtentAllocator } from './internal/extent-allocator';
 import type { KernelLog } from './log';
 import { formatMemResource, hex } from './vsprintf';
@@ -126,11 +128,13 @@ export class PhysicalMemory {
    * @param systemRam the System RAM ranges: page-aligned, non-empty, non-overlapping, below
    *   `PHYS_ADDR_LIMIT`; adjacent ranges are merged.
    * @param log where access faults are reported.
+   * @param faults fault injection for `allocPages` (`FAULT_ALLOC_PAGES`); `null`: none.
    * @throws ConfigError naming the bad range.
    */
   constructor(
     systemRam: readonly PhysRange[],
     private readonly log: KernelLog,
+    private readonly faults: FaultInjector | null = null,
   ) {
     systemRam.forEach((r, i) => {
       const what = `systemRam[${i}]`;
@@ -395,11 +399,13 @@ export class PhysicalMemory {
    * zeros, see `freePages`).
    * @param count number of pages (a positive integer).
    * @returns the physical address of the first page, or `null` when no run of `count` free
-   *   frames exists. The caller owns the frames until `freePages(phys, count)`.
+   *   frames exists or fault site `FAULT_ALLOC_PAGES` fires. The caller owns the frames until
+   *   `freePages(phys, count)`.
    * @throws KernelBug for a count that is not a positive integer.
    * @kernel alloc_pages
    */
   allocPages(count: number): number | null {
+    if (this.faults !== null && Number.isSafeInteger(count) && count > 0 && this.faults.shouldFail(FAULT_ALLOC_PAGES) !== 0) return null;
     const pfn = this.frames.alloc(count);
     return pfn === null ? null : pfn * PAGE_SIZE;
   }
