@@ -1,1 +1,18 @@
-export {};
+/**
+ * @p2pdma/cli: the `p2pdma` command as a library. `main(argv, io)` runs it; the command modules
+ * build their JSON objects from the packages below and render them as text.
+ */
+export type { OptionSpec, ParsedArgs } from './args';
+export { parseArgs, UsageError } from './args';
+export type { RouteJson, RouteRequest } from './commands/route';
+export { renderRoute, ROUTE_JSON_SCHEMA, routeDma } from './commands/route';
+export type { TopologyJson, TopologyJsonDevice } from './commands/topology';
+export { renderTopology, TOPOLOGY_JSON_SCHEMA, topologyJson } from './commands/topology';
+export type { AcsState } from './format';
+export { acsStateOf, humanBytes, idsOf, PORT_TYPE_NAMES, portTypeName } from './format';
+export type { LoadedTopology } from './input';
+export { loadTopology } from './input';
+export type { Machine } from './machine';
+export { bootMachine } from './machine';
+export type { CliIo } from './main';
+export { EXIT_NO, EXIT_OK, EXIT_USAGE, main, USAGE } from './main';
