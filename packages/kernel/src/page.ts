@@ -151,6 +151,7 @@ export function pfnToPage(kernel: Kernel, pfn: number): Page | null {
 }
 
 /**
+ * The page frame number of a page.
  * @param page a page.
  * @returns its page frame number.
  * @kernel page_to_pfn
@@ -160,6 +161,7 @@ export function pageToPfn(page: Page): number {
 }
 
 /**
+ * The physical address of a page.
  * @param page a page.
  * @returns the physical address of its first byte.
  * @kernel page_to_phys
@@ -169,6 +171,7 @@ export function pageToPhys(page: Page): number {
 }
 
 /**
+ * The kernel virtual address of a page.
  * @param page a page (RAM or device).
  * @returns its kernel virtual address in the linear map.
  * @kernel page_address

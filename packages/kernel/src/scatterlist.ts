@@ -156,12 +156,18 @@ export function sgInitOne(kernel: Kernel, virt: number, len: number): Scatterlis
   return sg;
 }
 
-/** @param sg an entry. @returns its page, or `null`. @kernel sg_page */
+/**
+ * The page an entry points at.
+ * @param sg an entry.
+ * @returns its page, or `null`.
+ * @kernel sg_page
+ */
 export function sgPage(sg: Scatterlist): Page | null {
   return sg.page;
 }
 
 /**
+ * The physical address of an entry's data.
  * @param sg an entry with a page.
  * @returns the physical address of the segment's first byte.
  * @throws KernelBug for an entry without a page.
@@ -173,6 +179,7 @@ export function sgPhys(sg: Scatterlist): number {
 }
 
 /**
+ * The kernel virtual address of an entry's data.
  * @param sg an entry with a page.
  * @returns the kernel virtual address of the segment's first byte.
  * @throws KernelBug for an entry without a page.
@@ -183,22 +190,42 @@ export function sgVirt(sg: Scatterlist): number {
   return pageAddress(sg.page) + sg.offset;
 }
 
-/** @param sg an entry. @returns the next entry, or `null` after the last. @kernel sg_next */
+/**
+ * The next entry of a scatterlist.
+ * @param sg an entry.
+ * @returns the next entry, or `null` after the last.
+ * @kernel sg_next
+ */
 export function sgNext(sg: Scatterlist): Scatterlist | null {
   return sg.next;
 }
 
-/** @param sg an entry. @returns its DMA address. @kernel sg_dma_address */
+/**
+ * The DMA address of a mapped entry.
+ * @param sg an entry.
+ * @returns its DMA address.
+ * @kernel sg_dma_address
+ */
 export function sgDmaAddress(sg: Scatterlist): number {
   return sg.dmaAddress;
 }
 
-/** @param sg an entry. @returns its DMA length. @kernel sg_dma_len */
+/**
+ * The DMA length of a mapped entry.
+ * @param sg an entry.
+ * @returns its DMA length.
+ * @kernel sg_dma_len
+ */
 export function sgDmaLen(sg: Scatterlist): number {
   return sg.dmaLength;
 }
 
-/** @param sg an entry. @returns whether its DMA address is a PCI bus address. @kernel sg_dma_is_bus_address */
+/**
+ * Whether a mapped entry holds a PCI bus address (a P2PDMA mapping) rather than a DMA-API one.
+ * @param sg an entry.
+ * @returns whether its DMA address is a PCI bus address.
+ * @kernel sg_dma_is_bus_address
+ */
 export function sgDmaIsBusAddress(sg: Scatterlist): boolean {
   return (sg.dmaFlags & SG_DMA_BUS_ADDRESS) !== 0;
 }
