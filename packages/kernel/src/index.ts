@@ -121,6 +121,7 @@ export {
   physToVirt,
   virtToPhys,
 } from './memory';
+export { SparseBytes } from './sparse-bytes';
 export type { DevPagemapOps, DevPagemapOptions, MemoryType, MemremapRules, PagemapRange } from './memremap';
 export {
   DevPagemap,

@@ -20,12 +20,11 @@ import type { FaultInjector } from './fault-inject';
 import { FAULT_ALLOC_PAGES } from './fault-inject';
 import { ExtentAllocator } from './internal/extent-allocator';
 import type { KernelLog } from './log';
+import { PAGE_SHIFT, PAGE_SIZE } from './memory-constants';
+import { SparseBytes } from './sparse-bytes';
 import { formatMemResource, hex } from './vsprintf';
 
-/** log2 of the page size. @kernel PAGE_SHIFT */
-export const PAGE_SHIFT = 12;
-/** Bytes per page (4 KiB). @kernel PAGE_SIZE */
-export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export { PAGE_SHIFT, PAGE_SIZE };
 /**
  * Base of the kernel's linear map of physical memory: `virt = phys + PAGE_OFFSET`. 2^52 keeps
  * every virtual address an exact JavaScript number (below 2^53).
@@ -116,7 +115,7 @@ function checkAddr(what: string, phys: number, len: number): void {
  */
 export class PhysicalMemory {
   private readonly ram: RamRange[];
-  private readonly pages = new Map<number, Uint8Array>();
+  private readonly ramBytes = new SparseBytes();
   private readonly mmio: MmioEntry[] = [];
   private readonly frames = new ExtentAllocator('page allocator');
   private readStats = 0;
@@ -177,7 +176,7 @@ export class PhysicalMemory {
 
   /** Number of 4 KiB pages holding bytes (pages ever written and not since freed or zeroed). */
   residentPages(): number {
-    return this.pages.size;
+    return this.ramBytes.residentPages();
   }
 
   /** Bytes the CPU read from RAM through `cpuRead`. */
@@ -227,16 +226,7 @@ export class PhysicalMemory {
       if (out.length < len) throw new KernelBug(`ramRead: buffer of ${out.length} bytes for a ${len}-byte read`);
       dst = out.length === len ? out : out.subarray(0, len);
     }
-    let pos = 0;
-    while (pos < len) {
-      const addr = phys + pos;
-      const off = addr % PAGE_SIZE;
-      const chunk = Math.min(PAGE_SIZE - off, len - pos);
-      const page = this.pages.get((addr - off) / PAGE_SIZE);
-      if (page !== undefined) dst.set(page.subarray(off, off + chunk), pos);
-      else if (out !== undefined) dst.fill(0, pos, pos + chunk);
-      pos += chunk;
-    }
+    this.ramBytes.read(phys, dst, out === undefined);
     return dst;
   }
 
@@ -251,20 +241,7 @@ export class PhysicalMemory {
     const len = data.length;
     checkAddr('ramWrite', phys, len);
     if (len > 0 && !this.isRam(phys, len)) throw new KernelBug(`ramWrite: ${formatMemResource(phys, phys + len - 1)} is not System RAM`);
-    let pos = 0;
-    while (pos < len) {
-      const addr = phys + pos;
-      const off = addr % PAGE_SIZE;
-      const chunk = Math.min(PAGE_SIZE - off, len - pos);
-      const pfn = (addr - off) / PAGE_SIZE;
-      let page = this.pages.get(pfn);
-      if (page === undefined) {
-        page = new Uint8Array(PAGE_SIZE);
-        this.pages.set(pfn, page);
-      }
-      page.set(data.subarray(pos, pos + chunk), off);
-      pos += chunk;
-    }
+    this.ramBytes.write(phys, data);
   }
 
   /**
@@ -277,16 +254,7 @@ export class PhysicalMemory {
   ramZero(phys: number, len: number): void {
     checkAddr('ramZero', phys, len);
     if (len > 0 && !this.isRam(phys, len)) throw new KernelBug(`ramZero: ${formatMemResource(phys, phys + len - 1)} is not System RAM`);
-    let pos = 0;
-    while (pos < len) {
-      const addr = phys + pos;
-      const off = addr % PAGE_SIZE;
-      const chunk = Math.min(PAGE_SIZE - off, len - pos);
-      const pfn = (addr - off) / PAGE_SIZE;
-      if (chunk === PAGE_SIZE) this.pages.delete(pfn);
-      else this.pages.get(pfn)?.fill(0, off, off + chunk);
-      pos += chunk;
-    }
+    this.ramBytes.zero(phys, len);
   }
 
   /**

@@ -10,11 +10,9 @@
  *
  * @kernel struct pci_dev (include/linux/pci.h)
  */
-import type { Kernel, KResult, MmioHandler } from '@p2pdma/kernel';
-import { Device, err } from '@p2pdma/kernel';
+import { Device, err, type Kernel, type KResult, type MmioHandler, SparseBytes } from '@p2pdma/kernel';
 import type { PciBus } from './bus';
 import type { ConfigSpace } from './config-space';
-import { SparseMemory } from './internal/sparse-memory';
 import { pciBusType } from './pci-driver';
 import type { PciResource } from './resource';
 import { IORESOURCE_MEM, PCI_STD_NUM_BARS, resourceSize } from './resource';
@@ -199,7 +197,7 @@ export class PciDev extends Device {
     if (cur !== undefined) return cur;
     const r = this.resource[bar];
     if (bar < 0 || bar >= PCI_STD_NUM_BARS || r === undefined || (r.flags & IORESOURCE_MEM) === 0 || resourceSize(r) === 0) return null;
-    const mem = new SparseMemory(resourceSize(r));
+    const mem = new SparseBytes();
     const handler: MmioHandler = { read: (off, out) => mem.read(off, out), write: (off, data) => mem.write(off, data) };
     this.backings[bar] = handler;
     return handler;

@@ -46,7 +46,7 @@ import {
   PCI_PREF_RANGE_TYPE_64,
 } from './config-space';
 import type { HostBridgeWindow, PciHostBridge } from './host-bridge';
-import { alignDown, alignUp } from './internal/sparse-memory';
+import { alignDown, alignUp } from './internal/align';
 import type { PciDev } from './pci-dev';
 import type { PciResource } from './resource';
 import {
