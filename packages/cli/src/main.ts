@@ -4,9 +4,10 @@
  */
 import { normalizeBdf, parseBdf } from '@p2pdma/pci-core';
 import { type OptionSpec, parseArgs, UsageError } from './args';
+import { renderCheck, renderFind, renderIommuGroups, renderMatrix, runCheck, runFind, runIommuGroups, runMatrix } from './commands/query';
 import { renderRoute, routeDma } from './commands/route';
 import { renderTopology, topologyJson } from './commands/topology';
-import { loadTopology } from './input';
+import { type LoadedTopology, loadTopology } from './input';
 import { bootMachine } from './machine';
 
 /** Where a command writes. */
@@ -28,6 +29,15 @@ const COMMON: Record<string, OptionSpec> = {
   policy: { kind: 'value', choices: ['v2', 'upstream'] },
   json: { kind: 'flag' },
   iommu: { kind: 'value', choices: ['on', 'off'] },
+  cpu: { kind: 'value', choices: ['amd-zen', 'intel', 'other'] },
+  cmdline: { kind: 'value' },
+};
+
+/** What `--cpu` sets in the topology (the upstream AMD Zen rule reads vendor and family). */
+const CPU_CHOICES: Record<string, { vendor: 'amd' | 'intel' | 'other'; family?: number }> = {
+  'amd-zen': { vendor: 'amd', family: 0x17 },
+  intel: { vendor: 'intel' },
+  other: { vendor: 'other' },
 };
 
 const BDF_RE = /^([0-9a-fA-F]{4,5}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
@@ -39,11 +49,19 @@ export const USAGE = `usage: p2pdma <command> <topology> [options]
 
 commands:
   topology <topo>                         the enumerated tree: port types, links, ACS, BARs, p2pmem
+  check <topo> --provider <BDF> --client <BDF>...
+                                          can these clients use this provider's p2pmem? why, and the fix
+  find <topo> --client <BDF>... [--provider <BDF>...]
+                                          the provider the kernel would pick, and every candidate
+  matrix <topo>                           pairwise map type and distance between endpoints
+  iommu-groups <topo>                     IOMMU groups with ACS on, and after the seed's ACS clearing
   route <topo> --from <BDF> --to <BDF>    one DMA write through the fabric, with bytes per link
         [--bar N] [--offset N] [--bytes N] [--address bus|cpu]
   help                                    this text
 
-common options: --policy v2|upstream (default upstream), --iommu on|off, --json
+common options: --policy v2|upstream (default upstream), --iommu on|off, --json,
+  --cpu amd-zen|intel|other (default: from the topology), --cmdline '<kernel command line>'
+exit codes: 0 yes / done, 1 no (not supported, nothing found, bytes did not land), 2 bad input
 `;
 
 function bdf(s: string, what: string): string {
@@ -64,6 +82,33 @@ function oneTopology(positionals: string[], command: string): string {
   return positionals[0]!;
 }
 
+interface Common {
+  input: LoadedTopology;
+  spec: LoadedTopology['spec'];
+  policy: 'v2' | 'upstream';
+  iommu?: boolean;
+  cmdline?: string;
+  json: boolean;
+}
+
+function common(a: ReturnType<typeof parseArgs>, command: string): Common {
+  const input = loadTopology(oneTopology(a.positionals, command));
+  const cpu = a.values.get('cpu');
+  const spec = cpu ? { ...input.spec, cpu: CPU_CHOICES[cpu]! } : input.spec;
+  const iommu = a.values.get('iommu');
+  const cmdline = a.values.get('cmdline');
+  return {
+    input,
+    spec,
+    policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream',
+    ...(iommu ? { iommu: iommu === 'on' } : {}),
+    ...(cmdline !== undefined ? { cmdline } : {}),
+    json: a.flags.has('json'),
+  };
+}
+
+const LIST_OF_BDFS: OptionSpec = { kind: 'list', continueIf: BDF_RE };
+
 function run(argv: readonly string[], io: CliIo): number {
   const [command, ...rest] = argv;
   switch (command) {
@@ -75,21 +120,56 @@ function run(argv: readonly string[], io: CliIo): number {
       return command === undefined ? EXIT_USAGE : EXIT_OK;
     case 'topology': {
       const a = parseArgs(rest, COMMON, command);
-      const input = loadTopology(oneTopology(a.positionals, command));
-      const iommu = a.values.get('iommu');
-      const m = bootMachine(input.spec, { policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream', ...(iommu ? { iommu: iommu === 'on' } : {}) });
-      const t = topologyJson(m, input);
-      io.out(a.flags.has('json') ? `${JSON.stringify(t, null, 2)}\n` : renderTopology(t));
+      const c = common(a, command);
+      const m = bootMachine(c.spec, c);
+      const t = topologyJson(m, c.input);
+      io.out(c.json ? `${JSON.stringify(t, null, 2)}\n` : renderTopology(t));
+      return EXIT_OK;
+    }
+    case 'check': {
+      const a = parseArgs(rest, { ...COMMON, provider: { kind: 'value' }, client: LIST_OF_BDFS }, command);
+      const c = common(a, command);
+      const provider = a.values.get('provider');
+      const clients = a.lists.get('client') ?? [];
+      if (!provider) throw new UsageError('check: --provider <BDF> is required');
+      if (clients.length === 0) throw new UsageError('check: at least one --client <BDF> is required');
+      const r = runCheck(c.spec, bdf(provider, '--provider'), clients.map((x) => bdf(x, '--client')), c);
+      io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderCheck(r));
+      return r.supported ? EXIT_OK : EXIT_NO;
+    }
+    case 'find': {
+      const a = parseArgs(rest, { ...COMMON, provider: LIST_OF_BDFS, client: LIST_OF_BDFS }, command);
+      const c = common(a, command);
+      const clients = (a.lists.get('client') ?? []).map((x) => bdf(x, '--client'));
+      if (clients.length === 0) throw new UsageError('find: at least one --client <BDF> is required');
+      const providers = a.lists.get('provider')?.map((x) => bdf(x, '--provider'));
+      if (!providers && c.input.format === 'lspci') throw new UsageError('find: lspci output cannot show p2pmem; name the candidate providers with --provider <BDF>');
+      const r = runFind(c.spec, clients, providers, c);
+      io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderFind(r));
+      return r.chosen ? EXIT_OK : EXIT_NO;
+    }
+    case 'matrix': {
+      const a = parseArgs(rest, { ...COMMON, endpoint: LIST_OF_BDFS }, command);
+      const c = common(a, command);
+      const eps = a.lists.get('endpoint')?.map((x) => bdf(x, '--endpoint'));
+      const r = runMatrix(c.spec, eps, c);
+      io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderMatrix(r));
+      return EXIT_OK;
+    }
+    case 'iommu-groups': {
+      const a = parseArgs(rest, COMMON, command);
+      const c = common(a, command);
+      const r = runIommuGroups(c.spec, c.cmdline);
+      io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderIommuGroups(r));
       return EXIT_OK;
     }
     case 'route': {
       const a = parseArgs(rest, { ...COMMON, from: { kind: 'value' }, to: { kind: 'value' }, bar: { kind: 'value' }, offset: { kind: 'value' }, bytes: { kind: 'value' }, address: { kind: 'value', choices: ['bus', 'cpu'] } }, command);
-      const input = loadTopology(oneTopology(a.positionals, command));
+      const c = common(a, command);
       const fromArg = a.values.get('from');
       const toArg = a.values.get('to');
       if (!fromArg || !toArg) throw new UsageError('route: --from <BDF> and --to <BDF> are required');
-      const iommu = a.values.get('iommu');
-      const m = bootMachine(input.spec, { policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream', ...(iommu ? { iommu: iommu === 'on' } : {}) });
+      const m = bootMachine(c.spec, c);
       const bytes = intOpt(a.values.get('bytes'), 'bytes', 4096, 1, 1 << 26);
       const barArg = a.values.get('bar');
       const pattern = new Uint8Array(bytes);
@@ -106,7 +186,7 @@ function run(argv: readonly string[], io: CliIo): number {
         },
         pattern,
       );
-      io.out(a.flags.has('json') ? `${JSON.stringify(r, null, 2)}\n` : renderRoute(r));
+      io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderRoute(r));
       return r.landed ? EXIT_OK : EXIT_NO;
     }
     default:
