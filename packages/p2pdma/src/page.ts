@@ -7,6 +7,8 @@ import type { Page } from '@p2pdma/kernel';
 import { MEMORY_DEVICE_PCI_P2PDMA } from '@p2pdma/kernel';
 
 /**
+ * Whether a page is PCI peer-to-peer memory (a ZONE_DEVICE page of a `MEMORY_DEVICE_PCI_P2PDMA`
+ * pagemap).
  * @param page a page.
  * @returns whether it is P2PDMA memory; always `false` with `CONFIG_PCI_P2PDMA` off (the
  *   header stub).
