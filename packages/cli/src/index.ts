@@ -4,6 +4,9 @@
  */
 export type { OptionSpec, ParsedArgs } from './args';
 export { parseArgs, UsageError } from './args';
+export type { CheckJson, FindJson, IommuGroupsJson, MatrixJson } from './commands/query';
+export { QUERY_JSON_SCHEMAS, renderCheck, renderFind, renderIommuGroups, renderMatrix, runCheck, runFind, runIommuGroups, runMatrix } from './commands/query';
+export { renderSvg } from './commands/render';
 export type { RouteJson, RouteRequest } from './commands/route';
 export { renderRoute, ROUTE_JSON_SCHEMA, routeDma } from './commands/route';
 export type { TopologyJson, TopologyJsonDevice } from './commands/topology';
@@ -12,7 +15,7 @@ export type { AcsState } from './format';
 export { acsStateOf, humanBytes, idsOf, PORT_TYPE_NAMES, portTypeName } from './format';
 export type { LoadedTopology } from './input';
 export { loadTopology } from './input';
-export type { Machine } from './machine';
+export type { BootOptions, Machine } from './machine';
 export { bootMachine } from './machine';
 export type { CliIo } from './main';
 export { EXIT_NO, EXIT_OK, EXIT_USAGE, main, USAGE } from './main';

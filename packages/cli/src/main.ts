@@ -5,8 +5,10 @@
 import { normalizeBdf, parseBdf } from '@p2pdma/pci-core';
 import { type OptionSpec, parseArgs, UsageError } from './args';
 import { renderCheck, renderFind, renderIommuGroups, renderMatrix, runCheck, runFind, runIommuGroups, runMatrix } from './commands/query';
+import { renderSvg } from './commands/render';
 import { renderRoute, routeDma } from './commands/route';
 import { renderTopology, topologyJson } from './commands/topology';
+import { writeFileSync } from 'node:fs';
 import { type LoadedTopology, loadTopology } from './input';
 import { bootMachine } from './machine';
 
@@ -55,6 +57,8 @@ commands:
                                           the provider the kernel would pick, and every candidate
   matrix <topo>                           pairwise map type and distance between endpoints
   iommu-groups <topo>                     IOMMU groups with ACS on, and after the seed's ACS clearing
+  render <topo> [--path <BDF>,<BDF>] -o out.svg
+                                          an SVG of the tree with the P2P path and ACS culprits
   route <topo> --from <BDF> --to <BDF>    one DMA write through the fabric, with bytes per link
         [--bar N] [--offset N] [--bytes N] [--address bus|cpu]
   help                                    this text
@@ -161,6 +165,28 @@ function run(argv: readonly string[], io: CliIo): number {
       const c = common(a, command);
       const r = runIommuGroups(c.spec, c.cmdline);
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderIommuGroups(r));
+      return EXIT_OK;
+    }
+    case 'render': {
+      const a = parseArgs(rest, { ...COMMON, path: { kind: 'value' }, out: { kind: 'value', short: 'o' } }, command);
+      const c = common(a, command);
+      const file = a.values.get('out');
+      if (!file) throw new UsageError('render: -o <file.svg> is required');
+      const m = bootMachine(c.spec, c);
+      const t = topologyJson(m, c.input);
+      const pathArg = a.values.get('path');
+      let check: ReturnType<typeof runCheck> | undefined;
+      if (pathArg !== undefined) {
+        const ends = pathArg.split(',');
+        if (ends.length !== 2) throw new UsageError(`render: --path takes two BDFs separated by a comma (got '${pathArg}')`);
+        check = runCheck(c.spec, bdf(ends[1]!, '--path'), [bdf(ends[0]!, '--path')], c);
+      }
+      try {
+        writeFileSync(file, renderSvg(t, check));
+      } catch (e) {
+        throw new UsageError(`cannot write '${file}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+      }
+      io.out(c.json ? `${JSON.stringify({ schema: 'p2pdma-cli/render/v1', file, devices: t.devices.length, path: check?.clients[0]?.path ?? null }, null, 2)}\n` : `wrote ${file} (${t.devices.length} devices${check ? `, path ${check.clients[0]!.path.join(' → ')}` : ''})\n`);
       return EXIT_OK;
     }
     case 'route': {
