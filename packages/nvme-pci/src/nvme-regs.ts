@@ -120,27 +120,39 @@ export function nvmeCapEncode(fields: NvmeCapFields): bigint {
   return cap;
 }
 
-/** @kernel NVME_CAP_MQES @param cap CAP. @returns MQES (0's based). */
+/**
+ * Maximum Queue Entries Supported field of CAP.
+ * @kernel NVME_CAP_MQES @param cap CAP. @returns MQES (0's based). */
 export function NVME_CAP_MQES(cap: bigint): number {
   return Number(cap & 0xffffn);
 }
-/** @kernel NVME_CAP_TIMEOUT @param cap CAP. @returns TO (500 ms units). */
+/**
+ * Timeout field of CAP (500 ms units).
+ * @kernel NVME_CAP_TIMEOUT @param cap CAP. @returns TO (500 ms units). */
 export function NVME_CAP_TIMEOUT(cap: bigint): number {
   return Number((cap >> 24n) & 0xffn);
 }
-/** @kernel NVME_CAP_STRIDE @param cap CAP. @returns DSTRD. */
+/**
+ * Doorbell Stride field of CAP (DSTRD).
+ * @kernel NVME_CAP_STRIDE @param cap CAP. @returns DSTRD. */
 export function NVME_CAP_STRIDE(cap: bigint): number {
   return Number((cap >> 32n) & 0xfn);
 }
-/** @kernel NVME_CAP_NSSRC @param cap CAP. @returns NSSRS. */
+/**
+ * NVM Subsystem Reset Supported bit of CAP.
+ * @kernel NVME_CAP_NSSRC @param cap CAP. @returns NSSRS. */
 export function NVME_CAP_NSSRC(cap: bigint): number {
   return Number((cap >> 36n) & 0x1n);
 }
-/** @kernel NVME_CAP_MPSMIN @param cap CAP. @returns MPSMIN. */
+/**
+ * Memory Page Size Minimum field of CAP (page = 2^(12 + MPSMIN)).
+ * @kernel NVME_CAP_MPSMIN @param cap CAP. @returns MPSMIN. */
 export function NVME_CAP_MPSMIN(cap: bigint): number {
   return Number((cap >> 48n) & 0xfn);
 }
-/** @kernel NVME_CAP_MPSMAX @param cap CAP. @returns MPSMAX. */
+/**
+ * Memory Page Size Maximum field of CAP (page = 2^(12 + MPSMAX)).
+ * @kernel NVME_CAP_MPSMAX @param cap CAP. @returns MPSMAX. */
 export function NVME_CAP_MPSMAX(cap: bigint): number {
   return Number((cap >> 52n) & 0xfn);
 }
