@@ -74,9 +74,8 @@ import {
 import type { NvmeStatus } from './nvme-status';
 import type { RdmaCmNetwork } from './rdma-cm';
 import { NVME_RDMA_CM_FMT_1_0, NVME_RDMA_IP_PORT, nvmeRdmaEncodeCmReq } from './rdma-cm';
+import { NVME_AQ_DEPTH } from '@p2pdma/nvme-pci';
 
-/** Admin queue depth of the Linux host. @kernel NVME_AQ_DEPTH */
-export const NVME_AQ_DEPTH = 32;
 /** Default I/O queue depth of `nvme connect`. @kernel NVMF_DEF_QUEUE_SIZE */
 export const NVMF_DEF_QUEUE_SIZE = 128;
 /** Default keep-alive timeout in seconds. @kernel NVME_DEFAULT_KATO */
@@ -632,3 +631,7 @@ export class NvmfInitiator {
     return new NvmfHostQueue(ctrl, qid, r.qp, depth);
   }
 }
+
+
+/** NVMe definitions shared with the host driver (include/linux/nvme.h), re-exported. */
+export { NVME_AQ_DEPTH };

@@ -14,6 +14,7 @@
  */
 import { KernelBug } from '@p2pdma/kernel';
 import type { NvmeStatus } from './nvme-status';
+import { NVME_RW_FUA, nvme_admin_abort_cmd, nvme_admin_async_event, nvme_admin_get_features, nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_set_features, nvme_cmd_dsm, nvme_cmd_flush, nvme_cmd_read, nvme_cmd_write, nvme_cmd_write_zeroes } from '@p2pdma/nvme-pci';
 
 /** Bytes of a submission queue entry. @kernel sizeof(struct nvme_command) */
 export const NVME_COMMAND_SIZE = 64;
@@ -22,29 +23,7 @@ export const NVME_COMPLETION_SIZE = 16;
 /** What a 64-bit field reads as when it is not a safe integer. */
 export const NVME_U64_INVALID = -1;
 
-/** I/O: Flush. @kernel nvme_cmd_flush */
-export const nvme_cmd_flush = 0x00;
-/** I/O: Write. @kernel nvme_cmd_write */
-export const nvme_cmd_write = 0x01;
-/** I/O: Read. @kernel nvme_cmd_read */
-export const nvme_cmd_read = 0x02;
-/** I/O: Write Zeroes. @kernel nvme_cmd_write_zeroes */
-export const nvme_cmd_write_zeroes = 0x08;
-/** I/O: Dataset Management. @kernel nvme_cmd_dsm */
-export const nvme_cmd_dsm = 0x09;
 
-/** Admin: Get Log Page. @kernel nvme_admin_get_log_page */
-export const nvme_admin_get_log_page = 0x02;
-/** Admin: Identify. @kernel nvme_admin_identify */
-export const nvme_admin_identify = 0x06;
-/** Admin: Abort. @kernel nvme_admin_abort_cmd */
-export const nvme_admin_abort_cmd = 0x08;
-/** Admin: Set Features. @kernel nvme_admin_set_features */
-export const nvme_admin_set_features = 0x09;
-/** Admin: Get Features. @kernel nvme_admin_get_features */
-export const nvme_admin_get_features = 0x0a;
-/** Admin: Asynchronous Event Request. @kernel nvme_admin_async_event */
-export const nvme_admin_async_event = 0x0c;
 /** Admin: Keep Alive. @kernel nvme_admin_keep_alive */
 export const nvme_admin_keep_alive = 0x18;
 /** Fabrics command (admin and I/O queues), the type in `fctype`. @kernel nvme_fabrics_command */
@@ -72,8 +51,6 @@ export const NVME_SGL_FMT_OFFSET = 0x01;
 /** SGL subtype bit: invalidate the key after use (keyed descriptors). @kernel NVME_SGL_FMT_INVALIDATE */
 export const NVME_SGL_FMT_INVALIDATE = 0x0f;
 
-/** Read/Write `control` bit: Force Unit Access. @kernel NVME_RW_FUA */
-export const NVME_RW_FUA = 1 << 14;
 
 /** Byte offsets of the fields the model reads and writes (`struct nvme_command` unions). */
 export const NVME_CMD_OFFSETS = {
@@ -395,3 +372,7 @@ export class NvmeCompletion {
     return c;
   }
 }
+
+
+/** NVMe definitions shared with the host driver (include/linux/nvme.h), re-exported. */
+export { NVME_RW_FUA, nvme_admin_abort_cmd, nvme_admin_async_event, nvme_admin_get_features, nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_set_features, nvme_cmd_dsm, nvme_cmd_flush, nvme_cmd_read, nvme_cmd_write, nvme_cmd_write_zeroes };

@@ -11,6 +11,7 @@
 import { KernelBug } from '@p2pdma/kernel';
 import type { NvmeCommand } from './nvme-command';
 import { nvme_fabrics_command, nvmeHostCommand } from './nvme-command';
+import { NVME_CC_AMS_SHIFT, NVME_CC_CSS_SHIFT, NVME_CC_ENABLE, NVME_CC_IOCQES_SHIFT, NVME_CC_IOSQES_SHIFT, NVME_CC_MPS_SHIFT, NVME_CC_SHN_NORMAL, NVME_CC_SHN_SHIFT, NVME_CSTS_CFS, NVME_CSTS_RDY, NVME_CSTS_SHST_CMPLT, NVME_REG_CAP, NVME_REG_CC, NVME_REG_CSTS, NVME_REG_VS } from '@p2pdma/nvme-pci';
 
 /** Fabrics type: Property Set. @kernel nvme_fabrics_type_property_set */
 export const nvme_fabrics_type_property_set = 0x00;
@@ -65,31 +66,7 @@ export const NVMF_TREQ_REQUIRED = 1;
 /** Secure channel: not required. @kernel NVMF_TREQ_NOT_REQUIRED */
 export const NVMF_TREQ_NOT_REQUIRED = 2;
 
-/** Property: Controller Capabilities (8 bytes). @kernel NVME_REG_CAP */
-export const NVME_REG_CAP = 0x00;
-/** Property: Version. @kernel NVME_REG_VS */
-export const NVME_REG_VS = 0x08;
-/** Property: Controller Configuration. @kernel NVME_REG_CC */
-export const NVME_REG_CC = 0x14;
-/** Property: Controller Status. @kernel NVME_REG_CSTS */
-export const NVME_REG_CSTS = 0x1c;
 
-/** CC.EN. @kernel NVME_CC_ENABLE */
-export const NVME_CC_ENABLE = 1 << 0;
-/** CC.CSS shift. @kernel NVME_CC_CSS_SHIFT */
-export const NVME_CC_CSS_SHIFT = 4;
-/** CC.MPS shift. @kernel NVME_CC_MPS_SHIFT */
-export const NVME_CC_MPS_SHIFT = 7;
-/** CC.AMS shift. @kernel NVME_CC_AMS_SHIFT */
-export const NVME_CC_AMS_SHIFT = 11;
-/** CC.SHN shift. @kernel NVME_CC_SHN_SHIFT */
-export const NVME_CC_SHN_SHIFT = 14;
-/** CC.IOSQES shift. @kernel NVME_CC_IOSQES_SHIFT */
-export const NVME_CC_IOSQES_SHIFT = 16;
-/** CC.IOCQES shift. @kernel NVME_CC_IOCQES_SHIFT */
-export const NVME_CC_IOCQES_SHIFT = 20;
-/** CC.SHN = normal shutdown. @kernel NVME_CC_SHN_NORMAL */
-export const NVME_CC_SHN_NORMAL = 1 << NVME_CC_SHN_SHIFT;
 /** log2 of the NVM command set's SQE size (64). @kernel NVME_NVM_IOSQES */
 export const NVME_NVM_IOSQES = 6;
 /** log2 of the NVM command set's CQE size (16). @kernel NVME_NVM_IOCQES */
@@ -97,12 +74,6 @@ export const NVME_NVM_IOCQES = 4;
 /** The CC value a Linux host writes to enable a fabrics controller (EN, 64/16-byte entries). */
 export const NVME_CC_ENABLE_NVM = NVME_CC_ENABLE | (NVME_NVM_IOSQES << NVME_CC_IOSQES_SHIFT) | (NVME_NVM_IOCQES << NVME_CC_IOCQES_SHIFT);
 
-/** CSTS.RDY. @kernel NVME_CSTS_RDY */
-export const NVME_CSTS_RDY = 1 << 0;
-/** CSTS.CFS (controller fatal status). @kernel NVME_CSTS_CFS */
-export const NVME_CSTS_CFS = 1 << 1;
-/** CSTS.SHST = shutdown complete. @kernel NVME_CSTS_SHST_CMPLT */
-export const NVME_CSTS_SHST_CMPLT = 2 << 2;
 
 /** Byte offsets in a Connect command. @kernel struct nvmf_connect_command */
 export const NVMF_CONNECT_CMD_OFFSETS = { recfmt: 40, qid: 42, sqsize: 44, cattr: 46, kato: 48 } as const;
@@ -239,3 +210,7 @@ export function nvmfPropertySetCommand(offset: number, value: number): NvmeComma
   c.setU64(NVMF_PROPERTY_OFFSETS.value, value >>> 0);
   return c;
 }
+
+
+/** NVMe definitions shared with the host driver (include/linux/nvme.h), re-exported. */
+export { NVME_CC_AMS_SHIFT, NVME_CC_CSS_SHIFT, NVME_CC_ENABLE, NVME_CC_IOCQES_SHIFT, NVME_CC_IOSQES_SHIFT, NVME_CC_MPS_SHIFT, NVME_CC_SHN_NORMAL, NVME_CC_SHN_SHIFT, NVME_CSTS_CFS, NVME_CSTS_RDY, NVME_CSTS_SHST_CMPLT, NVME_REG_CAP, NVME_REG_CC, NVME_REG_CSTS, NVME_REG_VS };

@@ -9,15 +9,8 @@
 import { KernelBug } from '@p2pdma/kernel';
 import type { NvmeCommand } from './nvme-command';
 import { nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_set_features, nvmeHostCommand } from './nvme-command';
+import { NVME_FEAT_NUM_QUEUES, NVME_IDENTIFY_DATA_SIZE, NVME_ID_CNS_CTRL, NVME_ID_CNS_NS, NVME_ID_CNS_NS_ACTIVE_LIST } from '@p2pdma/nvme-pci';
 
-/** Bytes of an Identify data structure. @kernel NVME_IDENTIFY_DATA_SIZE */
-export const NVME_IDENTIFY_DATA_SIZE = 4096;
-/** Identify CNS: a namespace. @kernel NVME_ID_CNS_NS */
-export const NVME_ID_CNS_NS = 0x00;
-/** Identify CNS: the controller. @kernel NVME_ID_CNS_CTRL */
-export const NVME_ID_CNS_CTRL = 0x01;
-/** Identify CNS: active namespace IDs above `nsid`. @kernel NVME_ID_CNS_NS_ACTIVE_LIST */
-export const NVME_ID_CNS_NS_ACTIVE_LIST = 0x02;
 /** Entries in an active namespace list. */
 export const NVME_NS_LIST_ENTRIES = 1024;
 
@@ -32,8 +25,6 @@ export const NVME_LOG_CHANGED_NS = 0x04;
 /** Entries in the Changed Namespace List. @kernel NVME_MAX_CHANGED_NAMESPACES */
 export const NVME_MAX_CHANGED_NAMESPACES = 1024;
 
-/** Feature: Number of Queues. @kernel NVME_FEAT_NUM_QUEUES */
-export const NVME_FEAT_NUM_QUEUES = 0x07;
 /** Feature: Asynchronous Event Configuration. @kernel NVME_FEAT_ASYNC_EVENT */
 export const NVME_FEAT_ASYNC_EVENT = 0x0b;
 /** Feature: Keep Alive Timer. @kernel NVME_FEAT_KATO */
@@ -275,3 +266,7 @@ export function nvmeSetFeaturesCommand(fid: number, dword11: number): NvmeComman
 export function nvmeAsyncEventResult(type: number, info: number, logPage: number): number {
   return (type | (info << 8) | (logPage << 16)) >>> 0;
 }
+
+
+/** NVMe definitions shared with the host driver (include/linux/nvme.h), re-exported. */
+export { NVME_FEAT_NUM_QUEUES, NVME_IDENTIFY_DATA_SIZE, NVME_ID_CNS_CTRL, NVME_ID_CNS_NS, NVME_ID_CNS_NS_ACTIVE_LIST };

@@ -1,3 +1,4 @@
+import { NVME_SC_ABORT_QUEUE, NVME_SC_ABORT_REQ, NVME_SC_ACCESS_DENIED, NVME_SC_CAP_EXCEEDED, NVME_SC_CMD_SEQ_ERROR, NVME_SC_DATA_XFER_ERROR, NVME_SC_DNR, NVME_SC_INTERNAL, NVME_SC_INVALID_FIELD, NVME_SC_INVALID_NS, NVME_SC_INVALID_OPCODE, NVME_SC_LBA_RANGE, NVME_SC_MASK, NVME_SC_MORE, NVME_SC_ONCS_NOT_SUPPORTED, NVME_SC_READ_ERROR, NVME_SC_SUCCESS, NVME_SC_WRITE_FAULT } from '@p2pdma/nvme-pci';
 /**
  * NVMe completion status values as the target sets them: the NVMe status type, never an errno.
  *
@@ -15,24 +16,6 @@
 /** An NVMe status in the kernel's encoding (u16), not an errno. */
 export type NvmeStatus = number;
 
-/** Successful completion. @kernel NVME_SC_SUCCESS */
-export const NVME_SC_SUCCESS = 0x0;
-/** Invalid Command Opcode. @kernel NVME_SC_INVALID_OPCODE */
-export const NVME_SC_INVALID_OPCODE = 0x1;
-/** Invalid Field in Command. @kernel NVME_SC_INVALID_FIELD */
-export const NVME_SC_INVALID_FIELD = 0x2;
-/** Data Transfer Error. @kernel NVME_SC_DATA_XFER_ERROR */
-export const NVME_SC_DATA_XFER_ERROR = 0x4;
-/** Internal Error. @kernel NVME_SC_INTERNAL */
-export const NVME_SC_INTERNAL = 0x6;
-/** Command Abort Requested. @kernel NVME_SC_ABORT_REQ */
-export const NVME_SC_ABORT_REQ = 0x7;
-/** Command Aborted due to SQ Deletion. @kernel NVME_SC_ABORT_QUEUE */
-export const NVME_SC_ABORT_QUEUE = 0x8;
-/** Invalid Namespace or Format. @kernel NVME_SC_INVALID_NS */
-export const NVME_SC_INVALID_NS = 0xb;
-/** Command Sequence Error. @kernel NVME_SC_CMD_SEQ_ERROR */
-export const NVME_SC_CMD_SEQ_ERROR = 0xc;
 /** Invalid SGL Last Segment Descriptor. @kernel NVME_SC_SGL_INVALID_LAST */
 export const NVME_SC_SGL_INVALID_LAST = 0xd;
 /** Invalid Number of SGL Descriptors. @kernel NVME_SC_SGL_INVALID_COUNT */
@@ -43,10 +26,6 @@ export const NVME_SC_SGL_INVALID_DATA = 0xf;
 export const NVME_SC_SGL_INVALID_TYPE = 0x11;
 /** SGL Offset Invalid. @kernel NVME_SC_SGL_INVALID_OFFSET */
 export const NVME_SC_SGL_INVALID_OFFSET = 0x16;
-/** LBA Out of Range. @kernel NVME_SC_LBA_RANGE */
-export const NVME_SC_LBA_RANGE = 0x80;
-/** Capacity Exceeded. @kernel NVME_SC_CAP_EXCEEDED */
-export const NVME_SC_CAP_EXCEEDED = 0x81;
 /** Asynchronous Event Request Limit Exceeded. @kernel NVME_SC_ASYNC_LIMIT */
 export const NVME_SC_ASYNC_LIMIT = 0x105;
 /** Connect: Incompatible Format. @kernel NVME_SC_CONNECT_FORMAT */
@@ -59,21 +38,7 @@ export const NVME_SC_CONNECT_INVALID_PARAM = 0x182;
 export const NVME_SC_CONNECT_RESTART_DISC = 0x183;
 /** Connect: Invalid Host. @kernel NVME_SC_CONNECT_INVALID_HOST */
 export const NVME_SC_CONNECT_INVALID_HOST = 0x184;
-/** NVM command set: Optional Command Not Supported (same code as `CONNECT_RESTART_DISC`). @kernel NVME_SC_ONCS_NOT_SUPPORTED */
-export const NVME_SC_ONCS_NOT_SUPPORTED = 0x183;
-/** Write Fault. @kernel NVME_SC_WRITE_FAULT */
-export const NVME_SC_WRITE_FAULT = 0x280;
-/** Unrecovered Read Error. @kernel NVME_SC_READ_ERROR */
-export const NVME_SC_READ_ERROR = 0x281;
-/** Access Denied. @kernel NVME_SC_ACCESS_DENIED */
-export const NVME_SC_ACCESS_DENIED = 0x286;
-/** More status information in the error log (bit 13). @kernel NVME_SC_MORE */
-export const NVME_SC_MORE = 0x2000;
-/** Do Not Retry (bit 14). @kernel NVME_SC_DNR */
-export const NVME_SC_DNR = 0x4000;
 
-/** Status Code Type + Status Code (bits 10:0), without More and DNR. */
-export const NVME_SC_MASK = 0x7ff;
 
 /** Names for messages and reports, by `status & NVME_SC_MASK` (the target's meanings). */
 export const NVME_STATUS_NAMES: Readonly<Record<number, string>> = {
@@ -113,3 +78,7 @@ export function nvmeStatusName(status: NvmeStatus): string {
   const base = NVME_STATUS_NAMES[status & NVME_SC_MASK] ?? `0x${(status & NVME_SC_MASK).toString(16)}`;
   return `${base}${status & NVME_SC_MORE ? '|MORE' : ''}${status & NVME_SC_DNR ? '|DNR' : ''}`;
 }
+
+
+/** NVMe definitions shared with the host driver (include/linux/nvme.h), re-exported. */
+export { NVME_SC_ABORT_QUEUE, NVME_SC_ABORT_REQ, NVME_SC_ACCESS_DENIED, NVME_SC_CAP_EXCEEDED, NVME_SC_CMD_SEQ_ERROR, NVME_SC_DATA_XFER_ERROR, NVME_SC_DNR, NVME_SC_INTERNAL, NVME_SC_INVALID_FIELD, NVME_SC_INVALID_NS, NVME_SC_INVALID_OPCODE, NVME_SC_LBA_RANGE, NVME_SC_MASK, NVME_SC_MORE, NVME_SC_ONCS_NOT_SUPPORTED, NVME_SC_READ_ERROR, NVME_SC_SUCCESS, NVME_SC_WRITE_FAULT };
