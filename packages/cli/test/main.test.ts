@@ -11,23 +11,9 @@ import { Kernel } from '@p2pdma/kernel';
 import { builtinNames, enumerate, getBuiltin, kernelOptionsForTopology, pciReadConfigWord, PCI_ACS_CTRL } from '@p2pdma/pci-core';
 import { lspciFixtureNames, readLspciFixture, repoRoot, sharedFixturesDir } from '@p2pdma/test-utils';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_NO, EXIT_OK, EXIT_USAGE, main, type RouteJson, type TopologyJson } from '../src/index';
+import { EXIT_NO, EXIT_OK, EXIT_USAGE, type RouteJson, type TopologyJson } from '../src/index';
+import { run } from './helpers';
 
-function run(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY: false,
-  };
-  const code = main(argv, io);
-  return { code, out, err };
-}
 
 describe('p2pdma topology', () => {
   for (const name of builtinNames()) {

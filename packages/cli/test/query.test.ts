@@ -8,22 +8,9 @@ import { checkP2p, findP2p, p2pMatrix } from '@p2pdma/p2pdma';
 import { builtinNames, getBuiltin } from '@p2pdma/pci-core';
 import { sharedFixturesDir } from '@p2pdma/test-utils';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_NO, EXIT_OK, EXIT_USAGE, main } from '../src/index';
+import { EXIT_NO, EXIT_OK, EXIT_USAGE } from '../src/index';
+import { run } from './helpers';
 
-function run(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY: false,
-  };
-  return { code: main(argv, io), out, err };
-}
 
 const strip = <T extends { ok: boolean }>(r: T) => {
   const { ok: _ok, ...rest } = r;

@@ -8,24 +8,11 @@ import { join } from 'node:path';
 import { checkP2p } from '@p2pdma/p2pdma';
 import { builtinNames, getBuiltin } from '@p2pdma/pci-core';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_OK, EXIT_USAGE, main } from '../src/index';
+import { EXIT_OK, EXIT_USAGE } from '../src/index';
+import { run } from './helpers';
 
 const dir = mkdtempSync(join(tmpdir(), 'p2pdma-render-'));
 
-function run(...argv: string[]): { code: number; out: string; err: string } {
-  let out = '';
-  let err = '';
-  const io: CliIo = {
-    out: (s) => {
-      out += s;
-    },
-    err: (s) => {
-      err += s;
-    },
-    isTTY: false,
-  };
-  return { code: main(argv, io), out, err };
-}
 
 const ids = (svg: string, cls: string) => [...svg.matchAll(new RegExp(`<g class="device[^"]*\\b${cls}\\b[^"]*" id="dev-([^"]+)"`, 'g'))].map((m) => m[1]);
 
