@@ -19,3 +19,17 @@ export type { BootOptions, Machine } from './machine';
 export { bootMachine } from './machine';
 export type { CliIo } from './main';
 export { EXIT_NO, EXIT_OK, EXIT_USAGE, main, USAGE } from './main';
+export type { BottleneckResult, FabricRates, PerfResource, PerfResourceResult } from './perf-model';
+export {
+  bottleneck,
+  DEFAULT_MPS,
+  defaultFabricRates,
+  deviceResource,
+  effectiveLinkBytesPerSec,
+  resourcesFromCounters,
+  rootComplexRates,
+  TLP_OVERHEAD_BYTES,
+  tlpEfficiency,
+} from './perf-model';
+export type { DeviceRate, DeviceRateName, ForwardingRate, PerfResourceKind } from './perf-rates';
+export { DEVICE_RATES, GB_PER_SEC, ROOT_COMPLEX_FORWARDING_RATES } from './perf-rates';
