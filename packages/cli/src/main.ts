@@ -117,11 +117,12 @@ function run(argv: readonly string[], io: CliIo): number {
   const [command, ...rest] = argv;
   switch (command) {
     case undefined:
+      throw new UsageError('missing command (try: p2pdma help)');
     case 'help':
     case '--help':
     case '-h':
       io.out(USAGE);
-      return command === undefined ? EXIT_USAGE : EXIT_OK;
+      return EXIT_OK;
     case 'topology': {
       const a = parseArgs(rest, COMMON, command);
       const c = common(a, command);
@@ -220,6 +221,15 @@ function run(argv: readonly string[], io: CliIo): number {
   }
 }
 
+/** Control characters an error message may quote from an argument, and how they are shown. */
+const CONTROL_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
+
+/** Keep a user error on one line: line breaks (and other control characters) quoted from the input are escaped. */
+function oneLine(message: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return message.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /**
  * Run the `p2pdma` command.
  * @param argv the arguments after the program name
@@ -231,7 +241,7 @@ export function main(argv: readonly string[], io: CliIo): number {
     return run(argv, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`p2pdma: ${e.message}\n`);
+      io.err(`p2pdma: ${oneLine(e.message)}\n`);
       return EXIT_USAGE;
     }
     throw e;

@@ -21,6 +21,7 @@
  * @kernel drivers/pci/probe.c (pci_scan_root_bus_bridge, pci_scan_child_bus, pci_setup_device,
  *   pci_device_add, pci_bus_add_devices), drivers/pci/setup-bus.c
  */
+import { escapeControls } from './internal/escape';
 import type { KernelOptions, Kernel, PhysRange } from '@p2pdma/kernel';
 import { Device, deviceAdd, deviceDel, hex } from '@p2pdma/kernel';
 import type { AcsEnableHook } from './acs';
@@ -95,7 +96,7 @@ export function kernelOptionsForTopology(spec: TopologySpec): Pick<KernelOptions
 function fail(errors: TopologyError[], name: string): { error: EnumerationError } {
   const shown = errors.slice(0, 5).map((e) => `${e.path}: ${e.message}`);
   const more = errors.length > 5 ? ` (and ${errors.length - 5} more)` : '';
-  return { error: { message: `topology '${name}' cannot be enumerated: ${shown.join('; ')}${more}`, errors } };
+  return { error: { message: `topology '${escapeControls(name)}' cannot be enumerated: ${shown.join('; ')}${more}`, errors } };
 }
 
 function barFlags(b: NonNullable<DeviceSpec['bars']>[number]): number {

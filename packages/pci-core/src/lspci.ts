@@ -117,8 +117,9 @@ function some(bdfs: readonly string[]): string {
  * @param text the dump (see the module comment for the variants understood).
  * @param sourceName the input's name, used in every error and in `spec.name`.
  * @returns `{ ok: true, spec, warnings }` with a validated topology (warnings repeated in
- *   `spec.warnings`), or `{ ok: false, error }` naming the input and the line: no device record,
- *   a record cut mid-way, or bridges that cannot be connected into a tree.
+ *   `spec.warnings`), or `{ ok: false, error }`: one line naming the input and the line: no device
+ *   record, a record cut mid-way, or bridges that cannot be connected into a tree (several such
+ *   problems are joined with `; `).
  */
 export function importLspci(text: string, sourceName: string): LspciImportResult {
   let parsed: ReturnType<typeof parseLspciText>;
@@ -374,8 +375,9 @@ export function importLspci(text: string, sourceName: string): LspciImportResult
       const hb = hm ? hostBridges[Number(hm[1])] : undefined;
       return hb ? (byBus.get(busKey(hb.domain, hb.bus))?.[0]?.line ?? 1) : 1;
     };
-    const lines = result.errors.map((e) => `${sourceName}: line ${lineOf(e.path)}: cannot connect the bridges: ${e.message}`);
-    return { ok: false, error: lines.join('\n') };
+    // One line, as every importer error: the problems joined by '; ', each naming the input and its line.
+    const problems = result.errors.map((e) => `${sourceName}: line ${lineOf(e.path)}: cannot connect the bridges: ${e.message}`);
+    return { ok: false, error: problems.join('; ') };
   }
   return { ok: true, spec: result.spec, warnings: [...ctx.warnings] };
 }

@@ -8,6 +8,7 @@
  * topology file can be fixed from the message alone. Validation never changes its input: a
  * valid input comes back as a fresh, normalized copy (BDFs in `dddd:bb:dd.f` form).
  */
+import { escapeControls } from './internal/escape';
 import { DEFAULT_SYSTEM_RAM } from '@p2pdma/kernel';
 import { type Bdf, PCI_MAX_BUS, PCI_MAX_DOMAIN, bdfKey, compareBdf, formatBdf, formatBus, parseBdf } from './bdf';
 import type {
@@ -162,8 +163,9 @@ function joinPath(base: string, key: string): string {
 class Checker {
   readonly errors: TopologyError[] = [];
 
+  /** Record an error; line breaks and other control characters quoted from the input are escaped, so each stays one line. */
   err(path: string, message: string): void {
-    this.errors.push({ path, message });
+    this.errors.push({ path: escapeControls(path), message: escapeControls(message) });
   }
 
   /** Report keys of `obj` not in `allowed`. */
@@ -1151,58 +1153,16 @@ function locateJsonError(text: string): JsonSyntaxFault | null {
       i++;
     }
   };
-  const value = (): void => {
+  const key = (): void => {
     ws();
-    const ch = text[i];
-    if (ch === '{') {
-      i++;
-      ws();
-      if (text[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (text[i] !== '"') fail(`expected a property name, found ${what()}`);
-        string();
-        ws();
-        if (text[i] !== ':') fail(`expected ':' after a property name, found ${what()}`);
-        i++;
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === '}') {
-          i++;
-          return;
-        }
-        fail(`expected ',' or '}' after a property value, found ${what()}`);
-      }
-    }
-    if (ch === '[') {
-      i++;
-      ws();
-      if (text[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[i] === ',') {
-          i++;
-          continue;
-        }
-        if (text[i] === ']') {
-          i++;
-          return;
-        }
-        fail(`expected ',' or ']' after an array element, found ${what()}`);
-      }
-    }
-    if (ch === '"') {
+    if (text[i] !== '"') fail(`expected a property name, found ${what()}`);
+    string();
+    ws();
+    if (text[i] !== ':') fail(`expected ':' after a property name, found ${what()}`);
+    i++;
+  };
+  const scalar = (): void => {
+    if (text[i] === '"') {
       string();
       return;
     }
@@ -1218,6 +1178,42 @@ function locateJsonError(text: string): JsonSyntaxFault | null {
       return;
     }
     fail(`unexpected ${what()}`);
+  };
+  // Iterative, with an explicit stack of open containers: hostile input may nest far deeper
+  // than the call stack allows.
+  const value = (): void => {
+    const open: Array<'{' | '['> = [];
+    for (;;) {
+      ws();
+      const ch = text[i];
+      if (ch === '{' || ch === '[') {
+        i++;
+        ws();
+        if (text[i] !== (ch === '{' ? '}' : ']')) {
+          open.push(ch);
+          if (ch === '{') key();
+          continue;
+        }
+        i++;
+      } else scalar();
+      // A value ended: close containers until one continues with ','.
+      for (;;) {
+        const top = open[open.length - 1];
+        if (top === undefined) return;
+        ws();
+        if (text[i] === ',') {
+          i++;
+          if (top === '{') key();
+          break;
+        }
+        if (text[i] === (top === '{' ? '}' : ']')) {
+          i++;
+          open.pop();
+          continue;
+        }
+        fail(top === '{' ? `expected ',' or '}' after a property value, found ${what()}` : `expected ',' or ']' after an array element, found ${what()}`);
+      }
+    }
   };
   try {
     value();

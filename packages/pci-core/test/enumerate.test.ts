@@ -400,3 +400,16 @@ describe('enumerate: bad input gives an error naming the device and reason, and 
     expect('error' in r && r.error.errors).toEqual([{ path: '$', message: 'this kernel already has an enumerated PCI subsystem' }]);
   });
 });
+
+describe('enumerate: error text stays on one line (hostile-input regression)', () => {
+  it('a topology name with control characters is escaped in the error message', () => {
+    const spec = { ...getBuiltin('seed-switch')!, name: 'evil\nname\t' };
+    spec.devices = [...spec.devices, { ...spec.devices[0]! }]; // a duplicate BDF makes it invalid
+    const k = new Kernel({ ...kernelOptionsForTopology(spec) });
+    const r = enumerate(k, spec);
+    if (!('error' in r)) throw new Error('expected an error');
+    expect(r.error.message.split('\n')).toHaveLength(1);
+    expect(r.error.message.startsWith("topology 'evil\\nname\\t' cannot be enumerated: ")).toBe(true);
+    expect(k.devices()).toHaveLength(0);
+  });
+});
