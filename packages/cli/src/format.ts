@@ -82,7 +82,7 @@ export function humanBytes(n: number): string {
   const units = ['', 'K', 'M', 'G', 'T'];
   let v = n;
   let i = 0;
-  while (v >= 1024 && i < units.length - 1 && v % 1 === 0) {
+  while (v >= 1024 && i < units.length - 1) {
     v /= 1024;
     i++;
   }

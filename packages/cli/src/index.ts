@@ -33,3 +33,15 @@ export {
 } from './perf-model';
 export type { DeviceRate, DeviceRateName, ForwardingRate, PerfResourceKind } from './perf-rates';
 export { DEVICE_RATES, GB_PER_SEC, ROOT_COMPLEX_FORWARDING_RATES } from './perf-rates';
+export type { Scenario, ScenarioLinkBytes, ScenarioOptions, ScenarioPhaseBytes, ScenarioPlacementName, ScenarioPlacementReport, ScenarioReport } from './scenario';
+export {
+  BUILTIN_SCENARIOS,
+  DEFAULT_SCENARIO_IO_BYTES,
+  DEFAULT_SCENARIO_IOS,
+  MAX_SCENARIO_DATA_BYTES,
+  runScenario,
+  SCENARIO_PLACEMENT_NAMES,
+  scenarioByName,
+  SIMULATE_JSON_SCHEMA,
+} from './scenario';
+export { renderSimulate, runSimulate } from './commands/simulate';

@@ -7,6 +7,7 @@ import { type OptionSpec, parseArgs, UsageError } from './args';
 import { renderCheck, renderFind, renderIommuGroups, renderMatrix, runCheck, runFind, runIommuGroups, runMatrix } from './commands/query';
 import { renderSvg } from './commands/render';
 import { renderRoute, routeDma } from './commands/route';
+import { renderSimulate, runSimulate } from './commands/simulate';
 import { renderTopology, topologyJson } from './commands/topology';
 import { writeFileSync } from 'node:fs';
 import { type LoadedTopology, loadTopology } from './input';
@@ -61,6 +62,9 @@ commands:
                                           an SVG of the tree with the P2P path and ACS culprits
   route <topo> --from <BDF> --to <BDF>    one DMA write through the fabric, with bytes per link
         [--bar N] [--offset N] [--bytes N] [--address bus|cpu]
+  simulate builtin:nvmf-p2p-offload [--policy v2|upstream] [--json]
+                                          remote writes and reads through the NVMe-oF target per
+                                          buffer placement: bytes per link, throughput, verified
   help                                    this text
 
 common options: --policy v2|upstream (default upstream), --iommu on|off, --json,
@@ -215,6 +219,13 @@ function run(argv: readonly string[], io: CliIo): number {
       );
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderRoute(r));
       return r.landed ? EXIT_OK : EXIT_NO;
+    }
+    case 'simulate': {
+      const a = parseArgs(rest, { policy: COMMON.policy!, json: COMMON.json! }, command);
+      if (a.positionals.length !== 1) throw new UsageError(a.positionals.length === 0 ? 'simulate: missing <scenario> (builtin:nvmf-p2p-offload)' : `simulate: unexpected argument '${a.positionals[1]}'`);
+      const r = runSimulate(a.positionals[0]!, { policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream' });
+      io.out(a.flags.has('json') ? `${JSON.stringify(r, null, 2)}\n` : renderSimulate(r));
+      return r.verified ? EXIT_OK : EXIT_NO;
     }
     default:
       throw new UsageError(`unknown command '${command}' (try: p2pdma help)`);
