@@ -73,6 +73,15 @@ function logPageLen(req: NvmetReq): number {
   return ((numdu * 65536 + numdl) + 1) * 4;
 }
 
+/** Admin commands that move no data, and their handlers (the rest of nvmet_parse_admin_cmd's switch). */
+const NO_DATA_ADMIN_CMDS: ReadonlyMap<number, (req: NvmetReq) => void> = new Map([
+  [nvme_admin_abort_cmd, nvmetExecuteAbort],
+  [nvme_admin_set_features, nvmetExecuteSetFeatures],
+  [nvme_admin_get_features, nvmetExecuteGetFeatures],
+  [nvme_admin_async_event, nvmetExecuteAsyncEvent],
+  [nvme_admin_keep_alive, nvmetExecuteKeepAlive],
+]);
+
 /**
  * Parses an admin command.
  * @param req the request (admin queue, connected controller).
@@ -88,6 +97,12 @@ export function nvmetParseAdminCmd(req: NvmetReq): NvmeStatus {
   const st = nvmetCheckCtrlStatus(req);
   if (st !== 0) return st;
   const log = t.kernel.log;
+  const noData = NO_DATA_ADMIN_CMDS.get(cmd.opcode);
+  if (noData !== undefined) {
+    req.execute = noData;
+    req.dataLen = 0;
+    return 0;
+  }
   switch (cmd.opcode) {
     case nvme_admin_get_log_page: {
       req.dataLen = logPageLen(req);
@@ -113,26 +128,6 @@ export function nvmetParseAdminCmd(req: NvmetReq): NvmeStatus {
       if (t.rules.unknownAdminSelector === 'invalid-field') return NVME_SC_INVALID_FIELD | NVME_SC_DNR;
       break;
     }
-    case nvme_admin_abort_cmd:
-      req.execute = nvmetExecuteAbort;
-      req.dataLen = 0;
-      return 0;
-    case nvme_admin_set_features:
-      req.execute = nvmetExecuteSetFeatures;
-      req.dataLen = 0;
-      return 0;
-    case nvme_admin_get_features:
-      req.execute = nvmetExecuteGetFeatures;
-      req.dataLen = 0;
-      return 0;
-    case nvme_admin_async_event:
-      req.execute = nvmetExecuteAsyncEvent;
-      req.dataLen = 0;
-      return 0;
-    case nvme_admin_keep_alive:
-      req.execute = nvmetExecuteKeepAlive;
-      req.dataLen = 0;
-      return 0;
   }
   log.prErr(`nvmet: unhandled cmd ${cmd.opcode} on qid ${req.sq.qid}`);
   return NVME_SC_INVALID_OPCODE | NVME_SC_DNR;
