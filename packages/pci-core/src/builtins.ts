@@ -52,12 +52,13 @@ const ROOT_PORT_ACS_CAP: AcsBitName[] = ['SV', 'TB', 'RR', 'CR', 'UF'];
 const BROADWELL_HOST = { vendor: 0x8086, device: 0x6f00, revision: 0x01, label: 'Intel Xeon E5 v4 (Broadwell-EP) DMI2' };
 const SKYLAKE_HOST = { vendor: 0x8086, device: 0x2020, revision: 0x04, label: 'Intel Xeon Scalable (Skylake-SP) DMI3 Registers' };
 
-function broadwellRootPort(device: number, link: [number, number]): FunctionOptions {
+/** A root port of one of the built-in CPU platforms (Broadwell-EP or Skylake-SP). */
+function cpuRootPort(platform: { revision: number; portLabel: string }, device: number, link: [number, number]): FunctionOptions {
   return {
     vendor: 0x8086,
     device,
-    revision: 0x01,
-    label: 'Intel Xeon E5 v4 PCI Express Root Port',
+    revision: platform.revision,
+    label: platform.portLabel,
     link,
     maxLink: [3, link[1]],
     mps: 256,
@@ -66,18 +67,15 @@ function broadwellRootPort(device: number, link: [number, number]): FunctionOpti
   };
 }
 
+const BROADWELL_PORTS = { revision: 0x01, portLabel: 'Intel Xeon E5 v4 PCI Express Root Port' };
+const SKYLAKE_PORTS = { revision: 0x04, portLabel: 'Intel Xeon Scalable PCI Express Root Port' };
+
+function broadwellRootPort(device: number, link: [number, number]): FunctionOptions {
+  return cpuRootPort(BROADWELL_PORTS, device, link);
+}
+
 function skylakeRootPort(device: number, link: [number, number]): FunctionOptions {
-  return {
-    vendor: 0x8086,
-    device,
-    revision: 0x04,
-    label: 'Intel Xeon Scalable PCI Express Root Port',
-    link,
-    maxLink: [3, link[1]],
-    mps: 256,
-    acs: { cap: ROOT_PORT_ACS_CAP, ctrl: [] },
-    driver: 'pcieport',
-  };
+  return cpuRootPort(SKYLAKE_PORTS, device, link);
 }
 
 function rnic(): EndpointOptions {
