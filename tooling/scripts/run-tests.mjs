@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
-const groups = ['packages', 'examples', 'tooling'];
+const groups = ['packages', 'examples', 'tooling', '.'];
 const pkgDirs = groups.flatMap((g) => {
   const base = join(root, g);
   if (!existsSync(base)) return [];
