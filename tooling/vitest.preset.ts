@@ -13,6 +13,8 @@ export function preset(extra: { testTimeout?: number } = {}): ViteUserConfig {
       reporters: ['default', 'json'],
       outputFile: { json: '.vitest-report.json' },
       testTimeout: extra.testTimeout ?? 20_000,
+      // Setup hooks build whole testbeds; on a loaded 2-core machine they can take tens of seconds.
+      hookTimeout: 120_000,
       pool: 'threads',
       passWithNoTests: true,
     },
