@@ -33,10 +33,18 @@ export interface ParsedArgs {
  * @param argv the words after the command name
  * @param options the options this command accepts (anything else is refused)
  * @param command the command name, for error messages
+ * @param elsewhere for an option this command does not take: the other commands that take it
+ *   (named in the error, so `matrix --provider` says the option belongs to `check` and `find`)
  * @returns the parsed operands and options
- * @throws UsageError on an unknown option, a missing or invalid value, or a misplaced word
+ * @throws UsageError on an unknown option, an option of another command, a missing or invalid
+ *   value, or a misplaced word
  */
-export function parseArgs(argv: readonly string[], options: Record<string, OptionSpec>, command: string): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  options: Record<string, OptionSpec>,
+  command: string,
+  elsewhere: (option: string) => readonly string[] = () => [],
+): ParsedArgs {
   const out: ParsedArgs = { positionals: [], flags: new Set(), values: new Map(), lists: new Map() };
   const byShort = new Map(Object.entries(options).flatMap(([name, o]) => (o.short ? [[o.short, name] as const] : [])));
   let current: string | null = null;
@@ -64,7 +72,11 @@ export function parseArgs(argv: readonly string[], options: Record<string, Optio
     }
     current = null;
     const spec = options[name];
-    if (!spec) throw new UsageError(`${command}: unknown option '--${name}'`);
+    if (!spec) {
+      const others = elsewhere(name);
+      if (others.length > 0) throw new UsageError(`${command}: option '--${name}' is not a ${command} option (it belongs to ${others.join(', ')})`);
+      throw new UsageError(`${command}: unknown option '--${name}'`);
+    }
     if (spec.kind === 'flag') {
       if (inline !== undefined) throw new UsageError(`${command}: option '--${name}' takes no value`);
       out.flags.add(name);

@@ -11,6 +11,8 @@ export type { RouteJson, RouteRequest } from './commands/route';
 export { renderRoute, ROUTE_JSON_SCHEMA, routeDma } from './commands/route';
 export type { TopologyJson, TopologyJsonDevice } from './commands/topology';
 export { renderTopology, TOPOLOGY_JSON_SCHEMA, topologyJson } from './commands/topology';
+export type { CpuChoice, CpuJson, CpuProbe, CpuSource, ResolvedCpu } from './cpu';
+export { inferCpu, renderCpuLine, resolveCpu } from './cpu';
 export type { AcsState } from './format';
 export { acsStateOf, humanBytes, idsOf, PORT_TYPE_NAMES, portTypeName } from './format';
 export type { LoadedTopology } from './input';
@@ -19,6 +21,8 @@ export type { BootOptions, Machine } from './machine';
 export { bootMachine } from './machine';
 export type { CliIo } from './main';
 export { EXIT_NO, EXIT_OK, EXIT_USAGE, main, USAGE } from './main';
+export type { ProgressSink } from './progress';
+export { PROGRESS_CELLS, PROGRESS_DELAY_MS, ProgressBar } from './progress';
 export type { BottleneckResult, FabricRates, PerfResource, PerfResourceResult } from './perf-model';
 export {
   bottleneck,
@@ -33,15 +37,28 @@ export {
 } from './perf-model';
 export type { DeviceRate, DeviceRateName, ForwardingRate, PerfResourceKind } from './perf-rates';
 export { DEVICE_RATES, GB_PER_SEC, ROOT_COMPLEX_FORWARDING_RATES } from './perf-rates';
-export type { Scenario, ScenarioLinkBytes, ScenarioOptions, ScenarioPhaseBytes, ScenarioPlacementName, ScenarioPlacementReport, ScenarioReport } from './scenario';
+export type {
+  Scenario,
+  ScenarioLinkBytes,
+  ScenarioOptions,
+  ScenarioPhaseBytes,
+  ScenarioPlacementName,
+  ScenarioPlacementReport,
+  ScenarioProgress,
+  ScenarioReport,
+  ScenarioTarget,
+} from './scenario';
 export {
   BUILTIN_SCENARIOS,
   DEFAULT_SCENARIO_IO_BYTES,
   DEFAULT_SCENARIO_IOS,
   MAX_SCENARIO_DATA_BYTES,
+  MAX_SCENARIO_QUEUE_DEPTH,
   runScenario,
   SCENARIO_PLACEMENT_NAMES,
   scenarioByName,
   SIMULATE_JSON_SCHEMA,
 } from './scenario';
+export type { ScenarioFile, ScenarioFileResult } from './scenario-file';
+export { loadScenarioFile, parseScenarioFile, SCENARIO_FILE_DEFAULTS, SCENARIO_FILE_SCHEMA } from './scenario-file';
 export { renderSimulate, runSimulate } from './commands/simulate';

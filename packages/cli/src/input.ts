@@ -4,12 +4,16 @@
  */
 import { readFileSync } from 'node:fs';
 import {
+  type DeviceSpec,
+  type PciePortType,
   type TopologySpec,
   builtinNames,
+  formatBus,
   formatTopologyErrors,
   getBuiltin,
   importLspci,
   isLspciText,
+  parseBdf,
   parseTopologyJson,
 } from '@p2pdma/pci-core';
 import { UsageError } from './args';
@@ -55,7 +59,44 @@ export function loadTopology(operand: string): LoadedTopology {
   }
   const r = importLspci(text, operand);
   if (!r.ok) throw new UsageError(firstLine(r.error));
+  refuseBridgelessDump(r.spec, operand);
   return { spec: r.spec, source: operand, format: 'lspci', warnings: r.warnings };
+}
+
+/**
+ * Express port types that exist only below a root port or a switch downstream port (PCIe Base
+ * Spec 7.5.3.2: an endpoint on a root bus is a Root Complex Integrated Endpoint, a different type).
+ * One of them on a root bus of an imported dump means the dump lacks the bridges above it.
+ */
+const NEEDS_BRIDGE_ABOVE: ReadonlySet<PciePortType> = new Set<PciePortType>(['endpoint', 'legacy-endpoint']);
+
+/**
+ * Refuse an lspci dump whose endpoints sit on buses that no bridge in the dump connects: the
+ * importer gives each such bus a host bridge of its own (with a warning), so every path between
+ * them would run through made-up root complexes and every P2P answer would be fiction. A dump that
+ * lacks only the path above a switch (an upstream port on such a bus, e.g. an `lspci -s` excerpt
+ * of one card) is kept: the switch and everything below it are real.
+ * @param spec the imported topology
+ * @param operand the file name, for the message
+ * @throws UsageError naming the first such endpoint and bus and how many buses are affected
+ */
+function refuseBridgelessDump(spec: TopologySpec, operand: string): void {
+  const rootBuses = new Set(spec.hostBridges.map((h) => formatBus(h.domain, h.bus)));
+  const orphans = new Map<string, DeviceSpec>();
+  for (const d of spec.devices) {
+    if (d.pcie === undefined || !NEEDS_BRIDGE_ABOVE.has(d.pcie.portType)) continue;
+    const b = parseBdf(d.bdf);
+    if (b === null) continue;
+    const bus = formatBus(b.domain, b.bus);
+    if (rootBuses.has(bus) && !orphans.has(bus)) orphans.set(bus, d);
+  }
+  const first = orphans.entries().next();
+  if (first.done) return;
+  const [bus, dev] = first.value;
+  const more = orphans.size - 1;
+  throw new UsageError(
+    `'${operand}': no bridge in the dump connects bus ${bus}, where ${dev.pcie!.portType.replace('-', ' ')} ${dev.bdf} sits${more > 0 ? ` (nor ${more} other bus${more === 1 ? '' : 'es'} with endpoints)` : ''}: the dump lacks the PCI bridges above its devices; save the whole 'lspci -vvv -nn' output`,
+  );
 }
 
 function firstLine(s: string): string {

@@ -10,15 +10,23 @@ import { renderRoute, routeDma } from './commands/route';
 import { renderSimulate, runSimulate } from './commands/simulate';
 import { renderTopology, topologyJson } from './commands/topology';
 import { writeFileSync } from 'node:fs';
+import { type CpuChoice, type CpuJson, resolveCpu } from './cpu';
 import { type LoadedTopology, loadTopology } from './input';
 import { bootMachine } from './machine';
+import { ProgressBar } from './progress';
 
-/** Where a command writes. */
+/** Where a command writes, and what it may know about the terminal and the time. */
 export interface CliIo {
+  /** Writes to stdout (the answer). */
   out(s: string): void;
+  /** Writes to stderr (errors, the progress bar). */
   err(s: string): void;
-  /** Whether stdout is a terminal (colour, progress bars). */
+  /** Whether stdout is a terminal. */
   isTTY: boolean;
+  /** Whether stderr is a terminal: the progress bar is drawn only then (default false). */
+  errIsTTY?: boolean;
+  /** Wall clock in milliseconds, for the progress bar's delay (default `performance.now`). */
+  now?: () => number;
 }
 
 /** Exit codes: 0 success / supported, 1 a negative answer, 2 bad input. */
@@ -28,6 +36,10 @@ export const EXIT_NO = 1;
 /** Bad input: usage, unknown device or builtin, unreadable file. */
 export const EXIT_USAGE = 2;
 
+const BDF_RE = /^([0-9a-fA-F]{4,5}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
+
+const LIST_OF_BDFS: OptionSpec = { kind: 'list', continueIf: BDF_RE };
+
 const COMMON: Record<string, OptionSpec> = {
   policy: { kind: 'value', choices: ['v2', 'upstream'] },
   json: { kind: 'flag' },
@@ -35,15 +47,6 @@ const COMMON: Record<string, OptionSpec> = {
   cpu: { kind: 'value', choices: ['amd-zen', 'intel', 'other'] },
   cmdline: { kind: 'value' },
 };
-
-/** What `--cpu` sets in the topology (the upstream AMD Zen rule reads vendor and family). */
-const CPU_CHOICES: Record<string, { vendor: 'amd' | 'intel' | 'other'; family?: number }> = {
-  'amd-zen': { vendor: 'amd', family: 0x17 },
-  intel: { vendor: 'intel' },
-  other: { vendor: 'other' },
-};
-
-const BDF_RE = /^([0-9a-fA-F]{4,5}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$/;
 
 /** Usage text printed by `p2pdma help`. */
 export const USAGE = `usage: p2pdma <command> <topology> [options]
@@ -62,14 +65,18 @@ commands:
                                           an SVG of the tree with the P2P path and ACS culprits
   route <topo> --from <BDF> --to <BDF>    one DMA write through the fabric, with bytes per link
         [--bar N] [--offset N] [--bytes N] [--address bus|cpu]
-  simulate builtin:nvmf-p2p-offload [--policy v2|upstream] [--json]
+  simulate <scenario> [--policy v2|upstream] [--json]
                                           remote writes and reads through the NVMe-oF target per
-                                          buffer placement: bytes per link, throughput, verified
+                                          buffer placement: bytes per link, throughput, verified;
+                                          <scenario> is builtin:nvmf-p2p-offload or a scenario
+                                          file (JSON, schema p2pdma-cli/scenario/v1)
   help                                    this text
 
-common options: --policy v2|upstream (default upstream), --iommu on|off, --json,
-  --cpu amd-zen|intel|other (default: from the topology), --cmdline '<kernel command line>'
-exit codes: 0 yes / done, 1 no (not supported, nothing found, bytes did not land), 2 bad input
+common options (after the command): --policy v2|upstream (default upstream), --iommu on|off,
+  --json, --cpu amd-zen|intel|other (default: the topology's, else inferred from the host
+  bridge, and said so), --cmdline '<kernel command line>'; simulate takes --policy and --json
+exit codes: 0 yes / done, 1 no (not supported, nothing found, bytes did not land, not verified),
+  2 bad input
 `;
 
 function bdf(s: string, what: string): string {
@@ -92,7 +99,10 @@ function oneTopology(positionals: string[], command: string): string {
 
 interface Common {
   input: LoadedTopology;
+  /** The topology with the resolved CPU. */
   spec: LoadedTopology['spec'];
+  /** The CPU the AMD rule sees, and where it came from. */
+  cpu: CpuJson;
   policy: 'v2' | 'upstream';
   iommu?: boolean;
   cmdline?: string;
@@ -101,21 +111,47 @@ interface Common {
 
 function common(a: ReturnType<typeof parseArgs>, command: string): Common {
   const input = loadTopology(oneTopology(a.positionals, command));
-  const cpu = a.values.get('cpu');
-  const spec = cpu ? { ...input.spec, cpu: CPU_CHOICES[cpu]! } : input.spec;
   const iommu = a.values.get('iommu');
   const cmdline = a.values.get('cmdline');
-  return {
-    input,
-    spec,
+  const boot = {
     policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream',
     ...(iommu ? { iommu: iommu === 'on' } : {}),
     ...(cmdline !== undefined ? { cmdline } : {}),
-    json: a.flags.has('json'),
   };
+  const cpu = resolveCpu(input, a.values.get('cpu') as CpuChoice | undefined, (spec) => bootMachine(spec, boot));
+  return { input, spec: cpu.spec, cpu: cpu.json, ...boot, json: a.flags.has('json') };
 }
 
-const LIST_OF_BDFS: OptionSpec = { kind: 'list', continueIf: BDF_RE };
+/** The commands that take arguments, and the options each accepts (anything else is refused). */
+const COMMAND_OPTIONS = {
+  topology: COMMON,
+  check: { ...COMMON, provider: { kind: 'value' }, client: LIST_OF_BDFS },
+  find: { ...COMMON, provider: LIST_OF_BDFS, client: LIST_OF_BDFS },
+  matrix: { ...COMMON, endpoint: LIST_OF_BDFS },
+  'iommu-groups': COMMON,
+  render: { ...COMMON, path: { kind: 'value' }, out: { kind: 'value', short: 'o' } },
+  route: { ...COMMON, from: { kind: 'value' }, to: { kind: 'value' }, bar: { kind: 'value' }, offset: { kind: 'value' }, bytes: { kind: 'value' }, address: { kind: 'value', choices: ['bus', 'cpu'] } },
+  simulate: { policy: COMMON['policy']!, json: COMMON['json']! },
+} as const satisfies Record<string, Record<string, OptionSpec>>;
+
+type CommandName = keyof typeof COMMAND_OPTIONS;
+
+/** The commands other than `command` that take option `name`. */
+function commandsTaking(name: string, command?: CommandName): CommandName[] {
+  return (Object.keys(COMMAND_OPTIONS) as CommandName[]).filter((c) => c !== command && Object.hasOwn(COMMAND_OPTIONS[c], name));
+}
+
+/** Parse a command's arguments against its own options; an option of another command is named as such. */
+function parse(command: CommandName, rest: readonly string[]): ReturnType<typeof parseArgs> {
+  return parseArgs(rest, COMMAND_OPTIONS[command], command, (name) => commandsTaking(name, command));
+}
+
+/** A word before the command that looks like an option: say where options go. */
+function optionBeforeCommand(word: string): UsageError {
+  const name = word.replace(/^--?/, '').replace(/=.*$/, '');
+  if (commandsTaking(name).length === 0) return new UsageError(`unknown option '${word}' before the command (try: p2pdma help)`);
+  return new UsageError(`option '${word}' comes before the command: options go after the command and its operand (p2pdma <command> <topology> ${word})`);
+}
 
 function run(argv: readonly string[], io: CliIo): number {
   const [command, ...rest] = argv;
@@ -128,57 +164,57 @@ function run(argv: readonly string[], io: CliIo): number {
       io.out(USAGE);
       return EXIT_OK;
     case 'topology': {
-      const a = parseArgs(rest, COMMON, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const m = bootMachine(c.spec, c);
-      const t = topologyJson(m, c.input);
+      const t = topologyJson(m, c.input, c.cpu);
       io.out(c.json ? `${JSON.stringify(t, null, 2)}\n` : renderTopology(t));
       return EXIT_OK;
     }
     case 'check': {
-      const a = parseArgs(rest, { ...COMMON, provider: { kind: 'value' }, client: LIST_OF_BDFS }, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const provider = a.values.get('provider');
       const clients = a.lists.get('client') ?? [];
       if (!provider) throw new UsageError('check: --provider <BDF> is required');
       if (clients.length === 0) throw new UsageError('check: at least one --client <BDF> is required');
-      const r = runCheck(c.spec, bdf(provider, '--provider'), clients.map((x) => bdf(x, '--client')), c);
+      const r = runCheck(c.spec, bdf(provider, '--provider'), clients.map((x) => bdf(x, '--client')), c, c.cpu);
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderCheck(r));
       return r.supported ? EXIT_OK : EXIT_NO;
     }
     case 'find': {
-      const a = parseArgs(rest, { ...COMMON, provider: LIST_OF_BDFS, client: LIST_OF_BDFS }, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const clients = (a.lists.get('client') ?? []).map((x) => bdf(x, '--client'));
       if (clients.length === 0) throw new UsageError('find: at least one --client <BDF> is required');
       const providers = a.lists.get('provider')?.map((x) => bdf(x, '--provider'));
       if (!providers && c.input.format === 'lspci') throw new UsageError('find: lspci output cannot show p2pmem; name the candidate providers with --provider <BDF>');
-      const r = runFind(c.spec, clients, providers, c);
+      const r = runFind(c.spec, clients, providers, c, c.cpu);
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderFind(r));
       return r.chosen ? EXIT_OK : EXIT_NO;
     }
     case 'matrix': {
-      const a = parseArgs(rest, { ...COMMON, endpoint: LIST_OF_BDFS }, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const eps = a.lists.get('endpoint')?.map((x) => bdf(x, '--endpoint'));
-      const r = runMatrix(c.spec, eps, c);
+      const r = runMatrix(c.spec, eps, c, c.cpu);
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderMatrix(r));
       return EXIT_OK;
     }
     case 'iommu-groups': {
-      const a = parseArgs(rest, COMMON, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const r = runIommuGroups(c.spec, c.cmdline);
       io.out(c.json ? `${JSON.stringify(r, null, 2)}\n` : renderIommuGroups(r));
       return EXIT_OK;
     }
     case 'render': {
-      const a = parseArgs(rest, { ...COMMON, path: { kind: 'value' }, out: { kind: 'value', short: 'o' } }, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const file = a.values.get('out');
       if (!file) throw new UsageError('render: -o <file.svg> is required');
       const m = bootMachine(c.spec, c);
-      const t = topologyJson(m, c.input);
+      const t = topologyJson(m, c.input, c.cpu);
       const pathArg = a.values.get('path');
       let check: ReturnType<typeof runCheck> | undefined;
       if (pathArg !== undefined) {
@@ -195,7 +231,7 @@ function run(argv: readonly string[], io: CliIo): number {
       return EXIT_OK;
     }
     case 'route': {
-      const a = parseArgs(rest, { ...COMMON, from: { kind: 'value' }, to: { kind: 'value' }, bar: { kind: 'value' }, offset: { kind: 'value' }, bytes: { kind: 'value' }, address: { kind: 'value', choices: ['bus', 'cpu'] } }, command);
+      const a = parse(command, rest);
       const c = common(a, command);
       const fromArg = a.values.get('from');
       const toArg = a.values.get('to');
@@ -221,13 +257,23 @@ function run(argv: readonly string[], io: CliIo): number {
       return r.landed ? EXIT_OK : EXIT_NO;
     }
     case 'simulate': {
-      const a = parseArgs(rest, { policy: COMMON.policy!, json: COMMON.json! }, command);
-      if (a.positionals.length !== 1) throw new UsageError(a.positionals.length === 0 ? 'simulate: missing <scenario> (builtin:nvmf-p2p-offload)' : `simulate: unexpected argument '${a.positionals[1]}'`);
-      const r = runSimulate(a.positionals[0]!, { policy: (a.values.get('policy') as 'v2' | 'upstream') ?? 'upstream' });
-      io.out(a.flags.has('json') ? `${JSON.stringify(r, null, 2)}\n` : renderSimulate(r));
+      const a = parse(command, rest);
+      if (a.positionals.length !== 1) throw new UsageError(a.positionals.length === 0 ? 'simulate: missing <scenario> (builtin:nvmf-p2p-offload or a scenario file)' : `simulate: unexpected argument '${a.positionals[1]}'`);
+      const policy = a.values.get('policy') as 'v2' | 'upstream' | undefined;
+      const json = a.flags.has('json');
+      // A progress bar on stderr: a terminal only, never with --json, drawn once the run is past a second.
+      const bar = io.errIsTTY && !json ? new ProgressBar({ write: (s) => io.err(s), now: io.now ?? (() => performance.now()) }, 'I/Os') : null;
+      let r: ReturnType<typeof runSimulate>;
+      try {
+        r = runSimulate(a.positionals[0]!, { ...(policy !== undefined ? { policy } : {}), ...(bar ? { onProgress: (p) => bar.update(p.done, p.total, p.placement) } : {}) });
+      } finally {
+        bar?.finish();
+      }
+      io.out(json ? `${JSON.stringify(r, null, 2)}\n` : renderSimulate(r));
       return r.verified ? EXIT_OK : EXIT_NO;
     }
     default:
+      if (/^--?[a-zA-Z]/.test(command)) throw optionBeforeCommand(command);
       throw new UsageError(`unknown command '${command}' (try: p2pdma help)`);
   }
 }

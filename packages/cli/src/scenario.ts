@@ -10,10 +10,10 @@
  * @kernel — (drives drivers/nvme/target through @p2pdma/nvmet's testbed)
  */
 import type { P2pdmaPolicy } from '@p2pdma/kernel';
-import type { FabricCounters, PciDev } from '@p2pdma/pci-core';
+import type { FabricCounters, PciDev, TopologySpec } from '@p2pdma/pci-core';
 import { PCI_EXP_TYPE_ROOT_PORT, pciPcieType } from '@p2pdma/pci-core';
-import type { NvmetPlacement, NvmetTestbed } from '@p2pdma/nvmet';
-import { buildNvmetTestbed } from '@p2pdma/nvmet';
+import type { NvmetPlacement, NvmetTestbed, NvmfController, NvmfIo } from '@p2pdma/nvmet';
+import { buildNvmetTestbed, NVMF_DEF_QUEUE_SIZE, nvmeRwCommand } from '@p2pdma/nvmet';
 import type { PerfResource } from './perf-model';
 import { bottleneck, defaultFabricRates, deviceResource, resourcesFromCounters } from './perf-model';
 import type { DeviceRateName } from './perf-rates';
@@ -32,16 +32,32 @@ export const SCENARIO_PLACEMENT_NAMES: Readonly<Record<NvmetPlacement, ScenarioP
 /** A placement as the report names it. */
 export type ScenarioPlacementName = 'system-memory' | 'p2pmem' | 'cmb';
 
-/** A scenario: which machine, which placements. */
+/** Which functions of the machine play which part (each defaults as nvmet's testbed picks it). */
+export interface ScenarioTarget {
+  /** BDF of the RNIC (default: the first function with role `rnic`). */
+  readonly rnic?: string;
+  /** BDF of the exported drive (default: for `cmb` the first NVMe function with a CMB, else the first without). */
+  readonly drive?: string;
+  /** BDF of the p2pmem card (default: the first function with role `p2pmem`). */
+  readonly card?: string;
+  /** Size of the exported namespace in bytes, a multiple of 512 that holds the data written (default: the data, at least 1 MiB). */
+  readonly namespaceBytes?: number;
+}
+
+/** A scenario: which machine, which functions, which placements. */
 export interface Scenario {
   /** Its name (`nvmf-p2p-offload`). */
   readonly name: string;
   /** One line on what it shows. */
   readonly description: string;
-  /** A built-in topology name. */
-  readonly topology: string;
+  /** A built-in topology name, or a validated topology. */
+  readonly topology: string | TopologySpec;
+  /** How the report names the topology (default: the built-in name, or the topology's `name`). */
+  readonly topologyLabel?: string;
   /** The placements to run, in order. */
   readonly placements: readonly NvmetPlacement[];
+  /** The RNIC, drive, card and namespace size (default: as the testbed picks them). */
+  readonly target?: ScenarioTarget;
 }
 
 /** The built-in scenarios, by name. */
@@ -65,17 +81,43 @@ export function scenarioByName(name: string): Scenario | null {
   return Object.hasOwn(BUILTIN_SCENARIOS, bare) ? (BUILTIN_SCENARIOS[bare] ?? null) : null;
 }
 
+/** Where a run is: reported after every batch of I/Os completes. */
+export interface ScenarioProgress {
+  /** The placement running. */
+  readonly placement: ScenarioPlacementName;
+  /** I/Os completed so far over the whole run (every placement). */
+  readonly done: number;
+  /** I/Os of the whole run: placements × (writes + reads). */
+  readonly total: number;
+}
+
 /** Options of {@link runScenario}. */
 export interface ScenarioOptions {
   /** The P2PDMA policy (default `upstream`). */
   readonly policy?: P2pdmaPolicy;
   /** Bytes per I/O, a positive multiple of 512 (default {@link DEFAULT_SCENARIO_IO_BYTES}). */
   readonly ioBytes?: number;
-  /** Writes in the write phase, and reads in the read phase (default {@link DEFAULT_SCENARIO_IOS}). */
+  /** Writes in the write phase, each to its own blocks (default {@link DEFAULT_SCENARIO_IOS}). */
   readonly ios?: number;
+  /**
+   * Reads in the read phase (default: `ios`, each written block read back once). Read `j` reads
+   * written block `j mod ios`, so more reads than writes read blocks again; 0 skips the phase.
+   */
+  readonly reads?: number;
+  /**
+   * Commands submitted before waiting (default 1): each phase submits batches of this many and
+   * waits for the batch, 1 to {@link MAX_SCENARIO_QUEUE_DEPTH}. The fabric bytes do not depend on
+   * it; the commands in flight at once do.
+   */
+  readonly queueDepth?: number;
   /** Seed of the kernel RNG and of the data written (default 1). */
   readonly seed?: number;
+  /** Called after each batch completes (a progress bar; it must not throw). */
+  readonly onProgress?: (p: ScenarioProgress) => void;
 }
+
+/** Deepest batch {@link runScenario} submits: one less than the initiator's default I/O queue size (an NVMe queue of N entries holds N − 1 commands). */
+export const MAX_SCENARIO_QUEUE_DEPTH = NVMF_DEF_QUEUE_SIZE - 1;
 
 /** Default bytes per I/O: 64 KiB. */
 export const DEFAULT_SCENARIO_IO_BYTES = 64 * 1024;
@@ -151,9 +193,13 @@ export interface ScenarioReport {
   readonly policy: P2pdmaPolicy;
   /** Bytes per I/O. */
   readonly ioBytes: number;
-  /** Writes (and reads) per placement. */
+  /** Writes per placement. */
   readonly ios: number;
-  /** Bytes written (and read back) per placement. */
+  /** Reads per placement (each of a written block). */
+  readonly reads: number;
+  /** Commands submitted before each wait. */
+  readonly queueDepth: number;
+  /** Bytes written per placement (`ioBytes × ios`; the reads read `ioBytes × reads`). */
   readonly dataBytes: number;
   /** Whether every placement verified. */
   readonly verified: boolean;
@@ -259,15 +305,68 @@ function failed(placement: NvmetPlacement, error: string, t: NvmetTestbed | null
   };
 }
 
-function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPolicy, ioBytes: number, ios: number, seed: number): ScenarioPlacementReport {
+/** The workload of one run, validated. */
+interface Workload {
+  readonly policy: P2pdmaPolicy;
+  readonly ioBytes: number;
+  readonly ios: number;
+  readonly reads: number;
+  readonly queueDepth: number;
+  readonly seed: number;
+  /** Counts completed I/Os and reports progress. */
+  readonly progress: (placement: NvmetPlacement, n: number) => void;
+}
+
+/** A command status as the report words it. */
+function statusText(st: number | undefined): string {
+  return st === undefined ? 'none (timed out)' : `0x${st.toString(16)}`;
+}
+
+/**
+ * Submit `count` commands in batches of `depth`, waiting for each batch.
+ * @returns the first error (naming the command), or `null`.
+ */
+function runBatches(
+  ctrl: NvmfController,
+  count: number,
+  depth: number,
+  submit: (i: number) => NvmfIo,
+  check: (i: number, r: ReturnType<NvmfController['wait']>[number]) => string | null,
+  done: (n: number) => void,
+): string | null {
+  for (let first = 0; first < count; first += depth) {
+    const n = Math.min(depth, count - first);
+    const batch: NvmfIo[] = [];
+    try {
+      for (let k = 0; k < n; k++) batch.push(submit(first + k));
+    } catch (e) {
+      ctrl.wait(batch);
+      return `I/O ${first + batch.length}: ${(e as Error).message}`;
+    }
+    const results = ctrl.wait(batch);
+    for (let k = 0; k < n; k++) {
+      const err = check(first + k, results[k]!);
+      if (err !== null) return err;
+    }
+    done(n);
+  }
+  return null;
+}
+
+function runPlacement(s: Scenario, placement: NvmetPlacement, w: Workload): ScenarioPlacementReport {
+  const { ioBytes, ios, reads, seed } = w;
   const dataBytes = ioBytes * ios;
+  const target = s.target ?? {};
   const t = buildNvmetTestbed({
     topology: s.topology,
-    policy,
+    policy: w.policy,
     placement,
     seed,
-    namespaceBytes: Math.max(dataBytes, 2 ** 20),
-    hostMemoryBytes: 2 * dataBytes + 16 * 2 ** 20,
+    ...(target.rnic !== undefined ? { rnic: target.rnic } : {}),
+    ...(target.drive !== undefined ? { drive: target.drive } : {}),
+    ...(target.card !== undefined ? { card: target.card } : {}),
+    namespaceBytes: target.namespaceBytes ?? Math.max(dataBytes, 2 ** 20),
+    hostMemoryBytes: dataBytes + w.queueDepth * ioBytes + 16 * 2 ** 20,
   });
   if ('error' in t) return failed(placement, `testbed: ${t.error}`, null);
   const ctrl = t.ctrl;
@@ -275,20 +374,34 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPoli
   const data = dataSet(dataBytes, seed);
   const nlb = ioBytes / LBA_BYTES;
   const fabric = t.sys.fabric;
+  const block = (b: number) => data.subarray(b * ioBytes, (b + 1) * ioBytes);
+  const done = (n: number) => w.progress(placement, n);
 
   fabric.resetCounters();
-  let error: string | null = null;
-  for (let i = 0; i < ios && error === null; i++) {
-    const st = ctrl.write(t.nsid, i * nlb, data.subarray(i * ioBytes, (i + 1) * ioBytes)).cqe?.status;
-    if (st !== 0) error = `write ${i} (slba ${i * nlb}) failed: status ${st === undefined ? 'none (timed out)' : `0x${st.toString(16)}`}`;
-  }
+  let error = runBatches(
+    ctrl,
+    ios,
+    w.queueDepth,
+    (i) => ctrl.submit(1, nvmeRwCommand({ write: true, nsid: t.nsid, slba: i * nlb, nlb }), { write: block(i) }),
+    (i, r) => (r.cqe?.status === 0 ? null : `write ${i} (slba ${i * nlb}) failed: status ${statusText(r.cqe?.status)}`),
+    done,
+  );
   const wc = fabric.counters();
   fabric.resetCounters();
-  for (let i = 0; i < ios && error === null; i++) {
-    const r = ctrl.read(t.nsid, i * nlb, nlb);
-    const st = r.cqe?.status;
-    if (st !== 0) error = `read ${i} (slba ${i * nlb}) failed: status ${st === undefined ? 'none (timed out)' : `0x${st.toString(16)}`}`;
-    else if (r.data === null || !equalBytes(r.data, data.subarray(i * ioBytes, (i + 1) * ioBytes))) error = `read ${i} (slba ${i * nlb}) returned different bytes than were written`;
+  if (error === null) {
+    error = runBatches(
+      ctrl,
+      reads,
+      w.queueDepth,
+      (j) => ctrl.submit(1, nvmeRwCommand({ write: false, nsid: t.nsid, slba: (j % ios) * nlb, nlb }), { readLen: ioBytes }),
+      (j, r) => {
+        const b = j % ios;
+        if (r.cqe?.status !== 0) return `read ${j} (slba ${b * nlb}) failed: status ${statusText(r.cqe?.status)}`;
+        if (r.data === null || !equalBytes(r.data, block(b))) return `read ${j} (slba ${b * nlb}) returned different bytes than were written`;
+        return null;
+      },
+      done,
+    );
   }
   const rc = fabric.counters();
   const total = sumCounters(wc, rc);
@@ -300,8 +413,8 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPoli
     if (c !== undefined && c.up + c.down > 0) links.push({ link: l.name, upBytes: c.up, downBytes: c.down });
   }
 
-  // The perf model: one I/O is one write or one read of ioBytes (2 × ios I/Os in all).
-  const n = 2 * ios;
+  // The perf model: one I/O is one write or one read of ioBytes (ios + reads I/Os in all).
+  const n = ios + reads;
   const bars: Record<string, number> = {};
   if (t.provider !== null) {
     const r = BAR_RATES[idOf(t.provider)];
@@ -310,7 +423,7 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPoli
   const resources: PerfResource[] = resourcesFromCounters(total, linkInfo, n, defaultFabricRates(t.sys.hostBridges, bars));
   const nic = NIC_RATES[idOf(t.rnic)];
   const written = ios * ioBytes;
-  const readBack = ios * ioBytes;
+  const readBack = reads * ioBytes;
   if (nic !== undefined) {
     resources.push(deviceResource(`nic ${t.rnic.name} rx`, DEVICE_RATES[nic], written / n));
     resources.push(deviceResource(`nic ${t.rnic.name} tx`, DEVICE_RATES[nic], readBack / n));
@@ -321,18 +434,18 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPoli
     resources.push(deviceResource(`media ${t.drive.name} read`, DEVICE_RATES[media.read], readBack / n));
   }
   const perf = bottleneck(resources, ioBytes);
-  const w = phaseBytes(t, wc);
-  const r = phaseBytes(t, rc);
+  const wp = phaseBytes(t, wc);
+  const rp = phaseBytes(t, rc);
   if (error === null && total.errors > 0) error = `the fabric recorded ${total.errors} failed transfers`;
-  const target = t.target.subsystems.get(t.subsysnqn)?.ctrls[0];
+  const targetCtrl = t.target.subsystems.get(t.subsysnqn)?.ctrls[0];
   return {
     placement: SCENARIO_PLACEMENT_NAMES[placement],
     drive: t.drive.name,
     provider: t.provider?.name ?? null,
-    p2pBuffers: target?.stats.p2pBuffers ?? 0,
-    dramBytes: w.dramBytes + r.dramBytes,
-    rootComplexBytes: w.rootComplexBytes + r.rootComplexBytes,
-    phases: { write: w, read: r },
+    p2pBuffers: targetCtrl?.stats.p2pBuffers ?? 0,
+    dramBytes: wp.dramBytes + rp.dramBytes,
+    rootComplexBytes: wp.rootComplexBytes + rp.rootComplexBytes,
+    phases: { write: wp, read: rp },
     links,
     throughputGBps: perf.throughputGBps,
     bottleneck: perf.bottleneck,
@@ -344,33 +457,59 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, policy: P2pdmaPoli
 
 /**
  * Run a scenario: per placement, a fresh machine, the fabric counters reset, `ios` writes of
- * `ioBytes` then `ios` reads of the same blocks, the bytes compared, the counters turned into a
- * predicted throughput. A placement that cannot be set up (the testbed's `{ error }`) is reported
- * unverified with that error; the other placements still run.
- * @param scenario a built-in name (`nvmf-p2p-offload`, with or without `builtin:`) or a scenario.
- * @param opts policy, I/O size and count, seed.
+ * `ioBytes` (each to its own blocks) then `reads` reads of the written blocks, submitted in
+ * batches of `queueDepth`; every byte read is compared with what was written; the counters turn
+ * into a predicted throughput. A placement that cannot be set up (the testbed's `{ error }`, e.g.
+ * a `drive` without a CMB for `cmb`) is reported unverified with that error; the others still run.
+ * @param scenario a built-in name (`nvmf-p2p-offload`, with or without `builtin:`) or a scenario
+ *   (a built-in topology name or a topology, the placements, the target functions).
+ * @param opts policy, I/O size, writes, reads, queue depth, seed, progress callback.
  * @returns the report (a fresh object the caller owns).
  * @throws RangeError for an unknown scenario name, an `ioBytes` that is not a positive multiple of
- *   512, a non-positive `ios`, or a data set above {@link MAX_SCENARIO_DATA_BYTES}.
+ *   512, a non-positive `ios`, a negative `reads`, a `queueDepth` outside 1..{@link MAX_SCENARIO_QUEUE_DEPTH},
+ *   a data set above {@link MAX_SCENARIO_DATA_BYTES}, or a `target.namespaceBytes` that is not a
+ *   multiple of 512 or cannot hold the data; each message names the input.
  */
 export function runScenario(scenario: string | Scenario, opts: ScenarioOptions = {}): ScenarioReport {
   const s = typeof scenario === 'string' ? scenarioByName(scenario) : scenario;
   if (s === null) throw new RangeError(`scenario '${String(scenario)}': no such built-in (known: ${Object.keys(BUILTIN_SCENARIOS).map((k) => `builtin:${k}`).join(', ')})`);
   const ioBytes = opts.ioBytes ?? DEFAULT_SCENARIO_IO_BYTES;
   const ios = opts.ios ?? DEFAULT_SCENARIO_IOS;
+  const reads = opts.reads ?? ios;
+  const queueDepth = opts.queueDepth ?? 1;
   const policy = opts.policy ?? 'upstream';
   const seed = opts.seed ?? 1;
   if (!Number.isSafeInteger(ioBytes) || ioBytes <= 0 || ioBytes % LBA_BYTES !== 0) throw new RangeError(`ioBytes ${ioBytes} must be a positive multiple of ${LBA_BYTES}`);
   if (!Number.isSafeInteger(ios) || ios <= 0) throw new RangeError(`ios ${ios} must be a positive integer`);
+  if (!Number.isSafeInteger(reads) || reads < 0) throw new RangeError(`reads ${reads} must be an integer ≥ 0`);
+  if (!Number.isSafeInteger(queueDepth) || queueDepth < 1 || queueDepth > MAX_SCENARIO_QUEUE_DEPTH) throw new RangeError(`queueDepth ${queueDepth} must be an integer from 1 to ${MAX_SCENARIO_QUEUE_DEPTH}`);
   if (ioBytes * ios > MAX_SCENARIO_DATA_BYTES) throw new RangeError(`ioBytes × ios = ${ioBytes * ios} exceeds ${MAX_SCENARIO_DATA_BYTES} bytes`);
-  const placements = s.placements.map((p) => runPlacement(s, p, policy, ioBytes, ios, seed));
+  const ns = s.target?.namespaceBytes;
+  if (ns !== undefined && (!Number.isSafeInteger(ns) || ns <= 0 || ns % LBA_BYTES !== 0)) throw new RangeError(`target.namespaceBytes ${ns} must be a positive multiple of ${LBA_BYTES}`);
+  if (ns !== undefined && ns < ioBytes * ios) throw new RangeError(`target.namespaceBytes ${ns} cannot hold the ${ioBytes * ios} bytes written (ioBytes × ios)`);
+  const total = s.placements.length * (ios + reads);
+  let completed = 0;
+  const progress = (placement: NvmetPlacement, n: number) => {
+    completed += n;
+    opts.onProgress?.({ placement: SCENARIO_PLACEMENT_NAMES[placement], done: completed, total });
+  };
+  const w: Workload = { policy, ioBytes, ios, reads, queueDepth, seed, progress };
+  const placements = s.placements.map((p) => {
+    const before = completed;
+    const r = runPlacement(s, p, w);
+    // A placement that stopped early still counts as run, so the bar reaches the end.
+    if (completed < before + ios + reads) progress(p, before + ios + reads - completed);
+    return r;
+  });
   return {
     schema: SIMULATE_JSON_SCHEMA,
     scenario: s.name,
-    topology: s.topology,
+    topology: s.topologyLabel ?? (typeof s.topology === 'string' ? s.topology : (s.topology.name ?? 'inline topology')),
     policy,
     ioBytes,
     ios,
+    reads,
+    queueDepth,
     dataBytes: ioBytes * ios,
     verified: placements.every((p) => p.verified),
     placements,

@@ -32,4 +32,9 @@ describe('parseArgs', () => {
   ])('%j is refused with one line', (argv, msg) => {
     expect(() => parseArgs(argv, OPTS, 'cmd')).toThrow(new UsageError(msg));
   });
+  test('an option another command takes is named as such (issue 7: an option in the wrong place)', () => {
+    const elsewhere = (name: string) => (name === 'provider' ? ['check', 'find'] : []);
+    expect(() => parseArgs(['t', '--provider', '03:00.0'], OPTS, 'matrix', elsewhere)).toThrow(new UsageError("matrix: option '--provider' is not a matrix option (it belongs to check, find)"));
+    expect(() => parseArgs(['t', '--colour'], OPTS, 'matrix', elsewhere)).toThrow(new UsageError("matrix: unknown option '--colour'"));
+  });
 });

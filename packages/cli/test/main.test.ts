@@ -109,7 +109,7 @@ describe('bad input: one line naming the problem, exit 2, nothing on stdout', ()
     ['unreadable file', ['topology', join(dir, 'missing.json')], /cannot read '.*missing\.json': no such file/],
     ['unknown BDF', ['route', 'builtin:seed-switch', '--from', '09:00.0', '--to', '06:00.0'], /unknown device '0000:09:00\.0'/],
     ['malformed BDF', ['route', 'builtin:seed-switch', '--from', 'zz', '--to', '06:00.0'], /--from: 'zz' is not a PCI address/],
-    ['option in the wrong place', ['--json', 'topology', 'builtin:seed-switch'], /unknown command '--json'/],
+    ['option in the wrong place', ['--json', 'topology', 'builtin:seed-switch'], /option '--json' comes before the command/],
     ['unknown option', ['topology', 'builtin:seed-switch', '--colour'], /unknown option '--colour'/],
     ['bad policy', ['topology', 'builtin:seed-switch', '--policy', 'v3'], /--policy' must be one of v2, upstream/],
     ['missing topology', ['topology'], /missing <topology>/],

@@ -17,6 +17,9 @@ const strip = <T extends { ok: boolean }>(r: T) => {
   return rest;
 };
 
+/** The `cpu` member on a built-in: every built-in states its CPU (Intel, family 6), so the source is the topology. */
+const BUILTIN_CPU = { value: 'intel', source: 'topology', basis: "the topology's cpu: intel family 0x6" } as const;
+
 describe('JSON equals the library (issue 7: no second implementation)', () => {
   for (const name of builtinNames()) {
     for (const policy of ['upstream', 'v2'] as const) {
@@ -25,8 +28,9 @@ describe('JSON equals the library (issue 7: no second implementation)', () => {
         expect(r.code).toBe(EXIT_OK);
         const lib = p2pMatrix(getBuiltin(name)!, undefined, { policy });
         expect(lib.ok).toBe(true);
-        const { schema, ...rest } = JSON.parse(r.out);
+        const { schema, cpu, ...rest } = JSON.parse(r.out);
         expect(schema).toBe('p2pdma-cli/matrix/v1');
+        expect(cpu).toEqual(BUILTIN_CPU);
         expect(rest).toEqual(strip(lib as { ok: true }));
       });
 
@@ -42,15 +46,17 @@ describe('JSON equals the library (issue 7: no second implementation)', () => {
           const lib = checkP2p(spec, { provider, clients, policy });
           if (!lib.ok) throw new Error(lib.error);
           expect(r.code).toBe(lib.supported ? EXIT_OK : EXIT_NO);
-          const { schema, ...rest } = JSON.parse(r.out);
+          const { schema, cpu, ...rest } = JSON.parse(r.out);
           expect(schema).toBe('p2pdma-cli/check/v1');
+          expect(cpu).toEqual(BUILTIN_CPU);
           expect(rest).toEqual(strip(lib));
         }
         const f = run('find', `builtin:${name}`, '--client', eps[0]!, '--policy', policy, '--json');
         const flib = findP2p(spec, [eps[0]!], undefined, { policy });
         if (!flib.ok) throw new Error(flib.error);
         expect(f.code).toBe(flib.chosen ? EXIT_OK : EXIT_NO);
-        const { schema: _s, ...frest } = JSON.parse(f.out);
+        const { schema: _s, cpu: fcpu, ...frest } = JSON.parse(f.out);
+        expect(fcpu).toEqual(BUILTIN_CPU);
         expect(frest).toEqual(strip(flib));
       });
     }

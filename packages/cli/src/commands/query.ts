@@ -6,6 +6,7 @@
 import { type CheckP2pReport, checkP2p, type FindP2pReport, findP2p, type P2pMatrixReport, type P2pQueryOptions, p2pMatrix } from '@p2pdma/p2pdma';
 import { computeIommuGroups, type IommuGroupInfo, type TopologySpec } from '@p2pdma/pci-core';
 import { UsageError } from '../args';
+import { type CpuJson, renderCpuLine } from '../cpu';
 import { bootMachine } from '../machine';
 
 /** JSON schema identifiers of the query commands. */
@@ -16,12 +17,17 @@ export const QUERY_JSON_SCHEMAS = {
   iommuGroups: 'p2pdma-cli/iommu-groups/v1',
 } as const;
 
-/** `check --json`: p2pdma's report plus the schema tag. */
-export type CheckJson = Omit<CheckP2pReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.check };
+/** `check --json`: p2pdma's report plus the schema tag and (from the command) the CPU the AMD rule saw. */
+export type CheckJson = Omit<CheckP2pReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.check; cpu?: CpuJson };
 /** `find --json`. */
-export type FindJson = Omit<FindP2pReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.find };
+export type FindJson = Omit<FindP2pReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.find; cpu?: CpuJson };
 /** `matrix --json`. */
-export type MatrixJson = Omit<P2pMatrixReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.matrix };
+export type MatrixJson = Omit<P2pMatrixReport, 'ok'> & { schema: typeof QUERY_JSON_SCHEMAS.matrix; cpu?: CpuJson };
+
+/** The schema tag and, when known, the CPU, ahead of the library's report. */
+function head<S extends string>(schema: S, cpu: CpuJson | undefined): { schema: S; cpu?: CpuJson } {
+  return cpu === undefined ? { schema } : { schema, cpu };
+}
 
 /**
  * Run `check`.
@@ -29,14 +35,26 @@ export type MatrixJson = Omit<P2pMatrixReport, 'ok'> & { schema: typeof QUERY_JS
  * @param provider the provider BDF
  * @param clients the client BDFs
  * @param opts policy, IOMMU, command line
+ * @param cpu the CPU the topology's `cpu` stands for and where it came from (reported as is; the
+ *   rules read `spec.cpu`); omitted from the report when not given
  * @returns the report
  * @throws UsageError naming a bad BDF or topology
  */
-export function runCheck(spec: TopologySpec, provider: string, clients: readonly string[], opts: P2pQueryOptions): CheckJson {
-  const r = checkP2p(spec, { ...opts, provider, clients });
+export function runCheck(spec: TopologySpec, provider: string, clients: readonly string[], opts: P2pQueryOptions, cpu?: CpuJson): CheckJson {
+  const r = checkP2p(spec, { ...queryOptions(opts), provider, clients });
   if (!r.ok) throw new UsageError(r.error);
   const { ok: _ok, ...rest } = r;
-  return { schema: QUERY_JSON_SCHEMAS.check, ...rest };
+  return { ...head(QUERY_JSON_SCHEMAS.check, cpu), ...rest };
+}
+
+/** Only the library's query options (a caller may pass a larger object). */
+function queryOptions(o: P2pQueryOptions): P2pQueryOptions {
+  return {
+    ...(o.policy !== undefined ? { policy: o.policy } : {}),
+    ...(o.iommu !== undefined ? { iommu: o.iommu } : {}),
+    ...(o.cmdline !== undefined ? { cmdline: o.cmdline } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
 }
 
 /**
@@ -46,6 +64,7 @@ export function runCheck(spec: TopologySpec, provider: string, clients: readonly
  */
 export function renderCheck(r: CheckJson): string {
   const out = [`provider ${r.provider} (policy ${r.policy})`];
+  if (r.cpu) out.push(renderCpuLine(r.cpu));
   for (const c of r.clients) {
     out.push(`client ${c.client}: ${c.mapType}${c.distance !== null ? `, distance ${c.distance}` : ''}`);
     out.push(`  path: ${c.path.join(' → ')}`);
@@ -64,14 +83,15 @@ export function renderCheck(r: CheckJson): string {
  * @param clients the client BDFs
  * @param providers candidate providers (undefined: those the topology says publish p2pmem)
  * @param opts policy, IOMMU, command line, seed
+ * @param cpu the CPU and where it came from, reported as is (omitted when not given)
  * @returns the report
  * @throws UsageError naming a bad BDF or topology
  */
-export function runFind(spec: TopologySpec, clients: readonly string[], providers: readonly string[] | undefined, opts: P2pQueryOptions): FindJson {
-  const r = findP2p(spec, clients, providers, opts);
+export function runFind(spec: TopologySpec, clients: readonly string[], providers: readonly string[] | undefined, opts: P2pQueryOptions, cpu?: CpuJson): FindJson {
+  const r = findP2p(spec, clients, providers, queryOptions(opts));
   if (!r.ok) throw new UsageError(r.error);
   const { ok: _ok, ...rest } = r;
-  return { schema: QUERY_JSON_SCHEMAS.find, ...rest };
+  return { ...head(QUERY_JSON_SCHEMAS.find, cpu), ...rest };
 }
 
 /**
@@ -81,6 +101,7 @@ export function runFind(spec: TopologySpec, clients: readonly string[], provider
  */
 export function renderFind(r: FindJson): string {
   const out = [`clients ${r.clients.join(', ')} (policy ${r.policy})`];
+  if (r.cpu) out.push(renderCpuLine(r.cpu));
   if (r.candidates.length === 0) out.push('no provider candidates (name them with --provider)');
   for (const c of r.candidates) out.push(`  ${c.provider}: ${c.supported ? 'supported' : 'not supported'}${c.totalDistance !== null ? `, total distance ${c.totalDistance}` : ''}`);
   if (r.closest.length > 1) out.push(`equally close: ${r.closest.join(', ')} (the kernel picks one at random)`);
@@ -93,14 +114,15 @@ export function renderFind(r: FindJson): string {
  * @param spec the topology
  * @param endpoints the BDFs to include (undefined: every endpoint)
  * @param opts policy, IOMMU, command line
+ * @param cpu the CPU and where it came from, reported as is (omitted when not given)
  * @returns the matrix
  * @throws UsageError naming a bad BDF or topology
  */
-export function runMatrix(spec: TopologySpec, endpoints: readonly string[] | undefined, opts: P2pQueryOptions): MatrixJson {
-  const r = p2pMatrix(spec, endpoints, opts);
+export function runMatrix(spec: TopologySpec, endpoints: readonly string[] | undefined, opts: P2pQueryOptions, cpu?: CpuJson): MatrixJson {
+  const r = p2pMatrix(spec, endpoints, queryOptions(opts));
   if (!r.ok) throw new UsageError(r.error);
   const { ok: _ok, ...rest } = r;
-  return { schema: QUERY_JSON_SCHEMAS.matrix, ...rest };
+  return { ...head(QUERY_JSON_SCHEMAS.matrix, cpu), ...rest };
 }
 
 const CELL_CODE: Record<string, string> = { 'bus-addr': 'B', 'thru-host-bridge': 'H', 'not-supported': 'X' };
@@ -124,6 +146,7 @@ export function renderMatrix(r: MatrixJson): string {
   r.endpoints.forEach((_, i) => {
     lines.push(`${names[i]!.padEnd(w)}${r.endpoints.map((__, j) => cellText(i, j).padStart(Math.max(cw, names[j]!.length + 1))).join('')}`);
   });
+  if (r.cpu) lines.push('', renderCpuLine(r.cpu));
   lines.push('', `legend (policy ${r.policy}):`, '  B<n>  bus address: peer-to-peer below a common switch, distance n', '  H<n>  through the host bridge (supported: whitelisted or AMD Zen), distance n', '  X     not supported', '  self  the same function');
   return `${lines.join('\n')}\n`;
 }

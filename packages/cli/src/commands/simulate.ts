@@ -1,25 +1,37 @@
 /**
- * `p2pdma simulate builtin:<scenario> [--policy v2|upstream] [--json]`: run a scenario (see
- * `../scenario`) and print, per buffer placement, the DRAM and root-complex bytes, the bytes on
- * every link, the predicted throughput with its bottleneck, and whether every byte read back matched.
+ * `p2pdma simulate <scenario> [--policy v2|upstream] [--json]`: run a built-in scenario
+ * (`builtin:<name>`) or a scenario file (see `../scenario-file`) and print, per buffer placement,
+ * the DRAM and root-complex bytes, the bytes on every link, the predicted throughput with its
+ * bottleneck, and whether every byte read back matched.
  */
 import { UsageError } from '../args';
 import { humanBytes } from '../format';
 import type { ScenarioOptions, ScenarioReport } from '../scenario';
 import { BUILTIN_SCENARIOS, runScenario, scenarioByName } from '../scenario';
+import { loadScenarioFile } from '../scenario-file';
 
 /**
  * Run `simulate` for a command-line scenario argument.
- * @param arg `builtin:<name>` (only built-in scenarios exist).
- * @param opts policy, I/O size and count, seed.
+ * @param arg `builtin:<name>`, or a scenario file (`p2pdma-cli/scenario/v1`).
+ * @param opts options that override the file's (the command passes `policy` only when `--policy`
+ *   is given) and the progress callback.
  * @returns the report (a fresh object).
- * @throws UsageError for an argument that is not `builtin:` plus a known scenario name.
+ * @throws UsageError for an unknown built-in, an unreadable file, or a file that does not validate
+ *   (`<file>: <JSON path>: <reason>`); nothing has run then.
  */
 export function runSimulate(arg: string, opts: ScenarioOptions): ScenarioReport {
   const known = Object.keys(BUILTIN_SCENARIOS).map((k) => `builtin:${k}`).join(', ');
-  const s = arg.startsWith('builtin:') ? scenarioByName(arg) : null;
-  if (s === null) throw new UsageError(`simulate: unknown scenario '${arg}' (known: ${known})`);
-  return runScenario(s, opts);
+  if (arg.startsWith('builtin:')) {
+    const s = scenarioByName(arg);
+    if (s === null) throw new UsageError(`simulate: unknown scenario '${arg}' (known: ${known})`);
+    return runScenario(s, opts);
+  }
+  const f = loadScenarioFile(arg);
+  if (!f.ok) {
+    const hint = f.error.endsWith(': no such file') && scenarioByName(arg) !== null ? ` (did you mean builtin:${arg}?)` : '';
+    throw new UsageError(`simulate: ${f.error}${hint}`);
+  }
+  return runScenario(f.file.scenario, { ...f.file.options, ...opts });
 }
 
 /**
@@ -29,7 +41,7 @@ export function runSimulate(arg: string, opts: ScenarioOptions): ScenarioReport 
  */
 export function renderSimulate(r: ScenarioReport): string {
   const out: string[] = [
-    `scenario ${r.scenario} on ${r.topology}, policy ${r.policy}: ${r.ios} writes then ${r.ios} reads of ${humanBytes(r.ioBytes)} (${humanBytes(r.dataBytes)} each way) per placement`,
+    `scenario ${r.scenario} on ${r.topology}, policy ${r.policy}: ${r.ios} writes then ${r.reads} reads of ${humanBytes(r.ioBytes)} (${humanBytes(r.dataBytes)} written, ${humanBytes(r.reads * r.ioBytes)} read) per placement${r.queueDepth > 1 ? `, queue depth ${r.queueDepth}` : ''}`,
   ];
   for (const p of r.placements) {
     out.push('');

@@ -3,6 +3,7 @@
  * p2pmem each function offers, as text or as versioned JSON.
  */
 import { formatResource, IORESOURCE_MEM, type PciDev, pciResourceLen } from '@p2pdma/pci-core';
+import { type CpuJson, renderCpuLine, resolveCpu } from '../cpu';
 import type { Machine } from '../machine';
 import { type AcsState, acsStateOf, humanBytes, portTypeName } from '../format';
 import type { LoadedTopology } from '../input';
@@ -35,7 +36,11 @@ export interface TopologyJson {
   name: string | null;
   policy: string;
   iommu: boolean;
-  cpu: { vendor: string; family: number | null } | null;
+  /**
+   * The CPU the AMD rule sees: `value`, `source` and `basis` as in every command's `cpu`
+   * (see `../cpu`), plus the `vendor` and `family` the booted topology holds.
+   */
+  cpu: CpuJson & { vendor: string | null; family: number | null };
   hostBridges: Array<{ name: string; domain: number; buses: [number, number]; windows: Array<{ start: number; end: number; offset: number }>; peerForwarding: string; label: string | null }>;
   devices: TopologyJsonDevice[];
   warnings: string[];
@@ -67,9 +72,11 @@ function p2pmemCandidateOf(dev: PciDev): TopologyJsonDevice['p2pmemCandidate'] {
  * Build the `topology --json` object from a booted machine.
  * @param m the machine
  * @param input the loaded topology (for its source and warnings)
+ * @param cpu the CPU as the command resolved it (default: resolved from `input` without `--cpu`,
+ *   looking at `m`'s host bridges)
  * @returns the JSON object (schema {@link TOPOLOGY_JSON_SCHEMA})
  */
-export function topologyJson(m: Machine, input: LoadedTopology): TopologyJson {
+export function topologyJson(m: Machine, input: LoadedTopology, cpu: CpuJson = resolveCpu(input, undefined, () => m).json): TopologyJson {
   const { pci, kernel } = m;
   const hbOf = (dev: PciDev) => pci.hostBridges.find((h) => h.domain === dev.pciBus.domain && dev.pciBus.number >= h.busStart && dev.pciBus.number <= h.busEnd) ?? null;
   return {
@@ -78,7 +85,7 @@ export function topologyJson(m: Machine, input: LoadedTopology): TopologyJson {
     name: pci.spec.name ?? null,
     policy: kernel.policy,
     iommu: kernel.iommu.enabled,
-    cpu: pci.spec.cpu ? { vendor: pci.spec.cpu.vendor, family: pci.spec.cpu.family ?? null } : null,
+    cpu: { ...cpu, vendor: pci.spec.cpu?.vendor ?? null, family: pci.spec.cpu?.family ?? null },
     hostBridges: pci.hostBridges.map((h) => ({
       name: h.name,
       domain: h.domain,
@@ -118,7 +125,8 @@ export function topologyJson(m: Machine, input: LoadedTopology): TopologyJson {
 export function renderTopology(t: TopologyJson): string {
   const out: string[] = [];
   const title = t.name ? `${t.name} (${t.source})` : t.source;
-  out.push(`${title}: policy ${t.policy}, IOMMU ${t.iommu ? 'on' : 'off'}${t.cpu ? `, CPU ${t.cpu.vendor}${t.cpu.family !== null ? ` family 0x${t.cpu.family.toString(16)}` : ''}` : ''}`);
+  out.push(`${title}: policy ${t.policy}, IOMMU ${t.iommu ? 'on' : 'off'}`);
+  out.push(renderCpuLine(t.cpu));
   const children = new Map<string | null, TopologyJsonDevice[]>();
   for (const d of t.devices) {
     const list = children.get(d.parent) ?? [];
