@@ -23,7 +23,7 @@
 import type { KResult, P2pdmaPolicy } from '@p2pdma/kernel';
 import type { Request } from '@p2pdma/blk';
 import { BLK_EH_HANDLED, blkMqCompleteRequest, blkMqQuiesceQueue, blkMqUnquiesceQueue, MQ_RQ_IN_FLIGHT } from '@p2pdma/blk';
-import { PCI_STATUS, pciReadConfigWord } from '@p2pdma/pci-core';
+import { PCI_STATUS, PCIBIOS_DEVICE_NOT_FOUND, pciReadConfigWord } from '@p2pdma/pci-core';
 import { readl } from './internal/io-accessors';
 import type { NvmeRequest } from './nvme-core';
 import { nvmeInitIdentify } from './nvme-core';
@@ -36,10 +36,8 @@ import { NVME_SC_ABORT_REQ } from './nvme-status';
 
 /** CSTS as read from a function that does not answer. */
 const CSTS_ALL_ONES = 0xffff_ffff;
-/** PCI_STATUS as read from a function that does not answer (the read failed). */
+/** PCI_STATUS as read from a function that does not answer (the read failed with `PCIBIOS_DEVICE_NOT_FOUND`). */
 const PCI_STATUS_ALL_ONES = 0xffff;
-/** The `PCIBIOS_DEVICE_NOT_FOUND` code the failed config read reports. @kernel PCIBIOS_DEVICE_NOT_FOUND */
-const PCIBIOS_DEVICE_NOT_FOUND = 0x86;
 
 /** The line a failed reset prints, per policy. @kernel nvme_remove_dead_ctrl (4.16) / nvme_reset_work (6.6) */
 export const NVME_RESET_FAILURE_LINE: Readonly<Record<P2pdmaPolicy, (status: number) => string>> = {
