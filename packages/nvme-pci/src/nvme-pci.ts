@@ -469,7 +469,8 @@ export function nvmeDevDisable(dev: NvmeDev, shutdown: boolean): void {
     else nvmeDisableCtrl(ctrl, ctrl.cap);
   }
   dev.onlineQueues = 0;
-  nvmeReleaseCmb(dev);
+  // 4.16 releases the CMB on every disable (and re-adds it on reset); 6.6 keeps it until remove.
+  if (shutdown || !dev.policy.cmbMapOnce) nvmeReleaseCmb(dev);
 }
 
 function nvmeFreeQueues(dev: NvmeDev): void {

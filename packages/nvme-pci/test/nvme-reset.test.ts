@@ -9,7 +9,7 @@ import { BLK_STS_IOERR, BLK_STS_OK } from '@p2pdma/blk';
 import { FABRIC_FAULT_LINK_DOWN } from '@p2pdma/pci-core';
 import { describe, expect, test } from 'vitest';
 import { NVME_CSTS_CFS, nvmePciCtrlIsDead, nvmeShouldReset } from '../src/index';
-import { bio, machine, NVME_NOCMB_BDF, pattern, ramBuffer, diffBytes } from './helpers';
+import { bio, diffBytes, machine, NVME_CMB_BDF, NVME_NOCMB_BDF, pattern, ramBuffer } from './helpers';
 
 const IO_TIMEOUT_NS = 30e9;
 
@@ -76,4 +76,34 @@ describe('controller fatal status (CSTS.CFS) and the reset that recovers it', ()
     expect(dev.ctrl.state).toBe('dead');
     for (const t of dev.tagset!.tags) expect(t.busy).toBe(0);
   });
+});
+
+describe('controller reset and the CMB (seed patch 07 nvme_map_cmb / nvme_release_cmb)', () => {
+  for (const policy of ['v2', 'upstream'] as const) {
+    test(`${policy}: a fatal controller with a CMB is reset; 6.6 keeps the CMB mapped, 4.16 + seed re-adds it and p2pdma refuses`, () => {
+      const m = machine({ policy });
+      const ctrl = m.ctrl(NVME_CMB_BDF);
+      const dev = m.dev(NVME_CMB_BDF);
+      const ns = dev.ctrl.namespaces[0]!;
+      const n0 = m.k.log.lines().length;
+      const cmbSize = dev.cmbSize;
+      expect(cmbSize).toBeGreaterThan(0);
+      ctrl.injectFatal();
+      const data = pattern(4096, 9);
+      const wbuf = ramBuffer(m.k, 4096);
+      wbuf.fill(data);
+      expect(bio(m.k, ns, true, 0, wbuf, 4096)()).toBe(BLK_STS_OK);
+      const seedReAdd = policy === 'v2' ? ['nvme 0000:04:00.0: Conflicting mapping in same section'] : [];
+      expect(m.k.log.lines().slice(n0).map((l) => l.text)).toEqual([
+        'nvme-ctrl 0000:04:00.0: controller fatal status (CSTS.CFS) injected',
+        'nvme nvme0: controller is down; will reset: CSTS=0x3, PCI_STATUS=0x10',
+        ...seedReAdd,
+      ]);
+      // 6.6 keeps the CMB across the reset; 4.16 + seed released it and could not add it again.
+      expect(dev.cmbSize).toBe(policy === 'v2' ? 0 : cmbSize);
+      const rbuf = ramBuffer(m.k, 4096);
+      expect(bio(m.k, ns, false, 0, rbuf, 4096)()).toBe(BLK_STS_OK);
+      expect(diffBytes(rbuf.read(), data)).toBe('equal');
+    });
+  }
 });

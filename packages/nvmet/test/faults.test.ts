@@ -247,10 +247,10 @@ describe('injectTestbedFault: every kind, seeded, for the soak', () => {
     finish(t);
   });
 
-  for (const placement of ['p2pmem', 'system'] as const) {
+  for (const placement of ['p2pmem', 'system', 'cmb'] as const) {
     it(`${placement}: each kind: no exception, every acknowledged write reads back intact, failures are reported, no leaks`, () => {
       for (const info of NVMET_TESTBED_FAULT_KINDS) {
-        if (info.kind === 'provider-unbind' && placement === 'system') continue;
+        if (info.kind === 'provider-unbind' && placement !== 'p2pmem') continue;
         const t = bed(placement);
         const rng = new SeededRng(42);
         const f = injectTestbedFault(t, info.kind, rng);
