@@ -33,8 +33,8 @@ import { attemptMergeInto, blkQueueSplit, blkRecountSegments, bioMergeable } fro
 import { BlkMqTags } from './blk-mq-tag';
 import { BLK_MAX_REQUEST_COUNT, BLK_PLUG_FLUSH_SIZE, blkFlushPlugList } from './blk-plug';
 import type { BlkStatus } from './blk-status';
-import { BLK_STS_DEV_RESOURCE, BLK_STS_IOERR, BLK_STS_OK, BLK_STS_RESOURCE, blkStatusName, isBlkStatus } from './blk-status';
-import { opIsFlush, REQ_FAILFAST_MASK, REQ_RAHEAD } from './blk-types';
+import { BLK_STS_AGAIN, BLK_STS_DEV_RESOURCE, BLK_STS_IOERR, BLK_STS_OK, BLK_STS_RESOURCE, blkStatusName, isBlkStatus } from './blk-status';
+import { opIsFlush, REQ_FAILFAST_MASK, REQ_NOWAIT, REQ_RAHEAD } from './blk-types';
 import { blkContext } from './internal/context';
 import { Fifo } from './internal/fifo';
 import { blkRqBytes, MQ_RQ_COMPLETE, MQ_RQ_IDLE, MQ_RQ_IN_FLIGHT, Request, RQF_FLUSH_SEQ, RQF_MQ_TIMEOUT_EXPIRED, RQF_QUIET } from './request';
@@ -353,6 +353,15 @@ export function blkMqAllocRequest(q: RequestQueue, hctx: BlkMqHwCtx, opf: number
 }
 
 /**
+ * Fault site asked once per request allocation (`kernel.faults.inject(FAULT_BLK_MQ_GET_TAG)`):
+ * when it fires no request (tag) can be had, as when the queue is dying or a `REQ_NOWAIT`
+ * allocation would block. The bio ends with `BLK_STS_AGAIN` when it carries `REQ_NOWAIT`, else
+ * with `BLK_STS_IOERR`; nothing is allocated.
+ * @kernel blk_mq_get_new_requests / __blk_mq_alloc_requests → blk_mq_get_tag failing
+ */
+export const FAULT_BLK_MQ_GET_TAG = 'blk_mq_get_tag';
+
+/**
  * blk-mq's make-request function: split, merge, allocate, plug or issue.
  * @param q the queue.
  * @param bio a bio that passed the submission checks.
@@ -369,6 +378,11 @@ export function blkMqMakeRequest(q: RequestQueue, bio: Bio): void {
   const hctx = blkMqMapQueue(q, ctx.cpu);
   if (!flushFua && !nomerges && bioMergeable(b) && (hctx.flags & BLK_MQ_F_SHOULD_MERGE) !== 0) {
     if (attemptMergeInto(q, hctx.queued, b, BLK_MQ_MERGE_TRIES)) return;
+  }
+  if (q.kernel.faults.shouldFail(FAULT_BLK_MQ_GET_TAG) !== 0) {
+    b.status = (b.opf & REQ_NOWAIT) !== 0 ? BLK_STS_AGAIN : BLK_STS_IOERR;
+    bioEndio(b);
+    return;
   }
   const rq = blkMqAllocRequest(q, hctx, b.opf, b);
   if (flushFua) {

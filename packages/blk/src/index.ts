@@ -71,6 +71,7 @@ export {
   blkMqStartRequest,
   blkMqUnquiesceQueue,
   blkSetCurrentCpu,
+  FAULT_BLK_MQ_GET_TAG,
 } from './blk-mq';
 export { BlkMqTags, blkMqTagToRq } from './blk-mq-tag';
 export { BLK_MAX_REQUEST_COUNT, BLK_PLUG_FLUSH_SIZE, BlkPlug, blkCurrentPlug, blkFinishPlug, blkFlushPlugList, blkStartPlug } from './blk-plug';

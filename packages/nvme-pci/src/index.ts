@@ -270,3 +270,4 @@ export {
   nvmeSubmitSyncCmd,
   nvmeTimeout,
 } from './nvme-pci';
+export { NVME_RESET_FAILURE_LINE, nvmePciCtrlIsDead, nvmeReadCsts, nvmeResetCtrlWork, nvmeShouldReset, nvmeTimeoutReset, nvmeWarnReset } from './nvme-reset';

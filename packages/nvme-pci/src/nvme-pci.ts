@@ -60,6 +60,7 @@ import { nvmeIod, nvmeMapData, nvmeUnmapData, type NvmeIod } from './nvme-map-da
 import type { NvmeNs } from './nvme-ns';
 import type { NvmeQueue } from './nvme-queue';
 import { nvmeAllocQueue, nvmeFreeQueue, nvmeInitQueue, nvmeIrq, nvmeProcessCq, nvmeSubmitCmd } from './nvme-queue';
+import { nvmePciCtrlIsDead, nvmeReadCsts, nvmeShouldReset, nvmeTimeoutReset } from './nvme-reset';
 import { NVME_CAP_MQES, NVME_CAP_STRIDE, NVME_REG_ACQ, NVME_REG_AQA, NVME_REG_ASQ, NVME_REG_CAP, NVME_REG_CSTS, NVME_REG_DBS } from './nvme-regs';
 import type { NvmeStatus } from './nvme-status';
 import { NVME_SC_ABORT_REQ, NVME_SC_DNR } from './nvme-status';
@@ -424,14 +425,17 @@ export function nvmePciCompleteRq(dev: NvmeDev, rq: Request): void {
 }
 
 /**
- * `timeout`: a request the controller never completed is cancelled (the model does not reset
- * the controller): logged `I/O <tag> QID <qid> timeout, aborting`, ended as aborted.
+ * `timeout`: on a controller that is down (CSTS.CFS, or CSTS all-ones) the controller is reset
+ * and every request in flight requeued (nvme-reset.ts); otherwise the request the controller
+ * never completed is cancelled: logged `I/O <tag> QID <qid> timeout, aborting`, ended as aborted.
  * @param dev the device.
  * @param rq the request.
  * @returns `BLK_EH_HANDLED`.
  * @kernel nvme_timeout (abridged)
  */
 export function nvmeTimeout(dev: NvmeDev, rq: Request): typeof BLK_EH_HANDLED {
+  const csts = nvmeReadCsts(dev);
+  if (nvmeShouldReset(csts)) return nvmeTimeoutReset(dev, rq, csts);
   const iod = rq.pdu as NvmeIod;
   dev.kernel.log.devWarn(dev.ctrl.device, `I/O ${rq.tag} QID ${iod.nvmeq?.qid ?? 0} timeout, aborting`);
   iod.status = (NVME_SC_ABORT_REQ | NVME_SC_DNR) as NvmeStatus;
@@ -448,7 +452,7 @@ export function nvmeTimeout(dev: NvmeDev, rq: Request): typeof BLK_EH_HANDLED {
  */
 export function nvmeDevDisable(dev: NvmeDev, shutdown: boolean): void {
   const ctrl = dev.ctrl;
-  const live = (readl(dev.kernel, dev.bar + NVME_REG_CSTS) & 1) === 1;
+  const live = !nvmePciCtrlIsDead(nvmeReadCsts(dev));
   if (live) {
     for (let i = dev.onlineQueues - 1; i > 0; i--) {
       adapterDeleteQueue(dev, nvme_admin_delete_sq, i);
@@ -465,7 +469,8 @@ export function nvmeDevDisable(dev: NvmeDev, shutdown: boolean): void {
     else nvmeDisableCtrl(ctrl, ctrl.cap);
   }
   dev.onlineQueues = 0;
-  nvmeReleaseCmb(dev);
+  // 4.16 releases the CMB on every disable (and re-adds it on reset); 6.6 keeps it until remove.
+  if (shutdown || !dev.policy.cmbMapOnce) nvmeReleaseCmb(dev);
 }
 
 function nvmeFreeQueues(dev: NvmeDev): void {

@@ -26,6 +26,7 @@ export type { P2pdmaEnableChoice } from './pci-p2pdma-enable';
 export { pciP2pdmaEnableShow, pciP2pdmaEnableStore } from './pci-p2pdma-enable';
 export { NvmetPort, nvmetDisablePort, nvmetEnablePort, nvmetPortDelCtrls } from './port';
 export {
+  FAULT_NVMET_REQ_ALLOC_SGLS,
   NvmetCq,
   NvmetReq,
   NvmetSq,
@@ -93,3 +94,7 @@ export {
 } from './rdma-cm';
 export type { NvmetPlacement, NvmetTestbed, NvmetTestbedError, NvmetTestbedOptions } from './testbed';
 export { buildNvmetTestbed, NVMET_PLACEMENTS } from './testbed';
+export type { NvmetFaultRng, NvmetTestbedFault, NvmetTestbedFaultError, NvmetTestbedFaultKind, NvmetTestbedFaultKindInfo } from './faults';
+export { injectTestbedFault, NVMET_TESTBED_FAULT_KINDS, nvmetTestbedTeardown } from './faults';
+export type { NvmetLeakCounts } from './leak-check';
+export { NVMET_LEAK_COUNTERS, nvmetLeakCountsRaw, nvmetTestbedLeaks } from './leak-check';

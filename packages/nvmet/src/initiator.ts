@@ -156,8 +156,13 @@ export interface NvmfNamespace {
 /** A first-fit allocator over the host's memory. */
 class HostMemory {
   private readonly free: { addr: number; len: number }[];
-  constructor(size: number) {
+  constructor(private readonly size: number) {
     this.free = [{ addr: 0, len: size }];
+  }
+  inUse(): number {
+    let free = 0;
+    for (const f of this.free) free += f.len;
+    return this.size - free;
   }
   alloc(len: number): number | null {
     const n = Math.ceil(len / 64) * 64;
@@ -560,6 +565,14 @@ export class NvmfInitiator {
     const mr = opts.host.regMr(0, opts.host.memory.length, IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_WRITE);
     if (isErr(mr)) throw new KernelBug(`initiator ${opts.host.name}: cannot register its memory (${mr})`);
     this.mr = mr;
+  }
+
+  /**
+   * Bytes of the host's memory held by commands in flight (data buffers), for leak checks.
+   * @returns the count (0 once every command completed or was reported lost).
+   */
+  hostMemoryInUse(): number {
+    return this.memory.inUse();
   }
 
   /**

@@ -296,15 +296,25 @@ export function nvmetCopyFromSgl(req: NvmetReq, off: number, len: number): Uint8
 }
 
 /**
+ * Fault site asked once per `nvmetReqAllocSgls`: when it fires the request gets no buffer at
+ * all (`-ENOMEM`, nothing allocated), as when both p2pmem and System RAM are exhausted; the
+ * transport completes the command with `NVME_SC_INTERNAL`.
+ * @kernel nvmet_req_alloc_sgls failing
+ */
+export const FAULT_NVMET_REQ_ALLOC_SGLS = 'nvmet_req_alloc_sgls';
+
+/**
  * Gives a request its data buffer of `len` bytes: from the P2P device the policy picks for it
  * (I/O queues only), else (or when that allocation fails: the per-command fallback, silent as
  * in the kernel) from System RAM.
  * @param req the request (parsed).
  * @param len bytes (> 0).
- * @returns `0`, or `-ENOMEM` when System RAM is exhausted too.
+ * @returns `0`, or `-ENOMEM` when System RAM is exhausted too or `FAULT_NVMET_REQ_ALLOC_SGLS` fires.
  * @kernel nvmet_req_alloc_sgls (6.6); nvmet_rdma_map_sgl_keyed's allocation (seed patch 10)
  */
 export function nvmetReqAllocSgls(req: NvmetReq, len: number): KResult {
+  const kern = req.sq.ctrl?.target.kernel ?? req.port?.target.kernel;
+  if (kern !== undefined && kern.faults.shouldFail(FAULT_NVMET_REQ_ALLOC_SGLS) !== 0) return err('ENOMEM');
   const p2pDev = nvmetReqFindP2pDev(req);
   req.p2pDev = null;
   if (p2pDev !== null) {

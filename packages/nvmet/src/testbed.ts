@@ -27,6 +27,8 @@ import { p2pdmaEnumerationHooks, pciP2pdmaAddResource, pciP2pmemPublish } from '
 import type { IbDevice } from '@p2pdma/rdma-rw';
 import { mlx5CoreDriver, mlx5IbDevice, RemoteHost, rnicAttach, rxeAdd } from '@p2pdma/rdma-rw';
 import { blkdevRegister } from './bdev';
+import type { NvmetLeakCounts } from './leak-check';
+import { nvmetLeakCountsRaw } from './leak-check';
 import { nvmetConfigfsPath } from './configfs';
 import { NvmfController, NvmfInitiator } from './initiator';
 import { NVME_RDMA_IP_PORT, RdmaCmNetwork } from './rdma-cm';
@@ -84,6 +86,8 @@ export interface NvmetTestbedOptions {
   readonly queueSize?: number;
   /** Connect the initiator (default true). */
   readonly connect?: boolean;
+  /** Virtual time the initiator waits for a command before reporting it lost (default 30 s). */
+  readonly hostTimeoutNs?: number;
 }
 
 /** A built testbed. */
@@ -120,6 +124,8 @@ export interface NvmetTestbed {
   readonly ctrl: NvmfController | null;
   /** The exported NSID (1). */
   readonly nsid: number;
+  /** Outstanding resources before the initiator connected (`nvmetTestbedLeaks` subtracts them). */
+  readonly leakBaseline: NvmetLeakCounts;
 }
 
 /** Why a testbed could not be built. */
@@ -142,6 +148,9 @@ function norm(bdf: string): string {
  */
 export function buildNvmetTestbed(opts: NvmetTestbedOptions = {}): NvmetTestbed | NvmetTestbedError {
   const placement = opts.placement ?? 'p2pmem';
+  if (opts.hostTimeoutNs !== undefined && !(Number.isFinite(opts.hostTimeoutNs) && opts.hostTimeoutNs > 0)) {
+    return { error: `hostTimeoutNs ${opts.hostTimeoutNs}: expected a positive number of nanoseconds` };
+  }
   if (!(NVMET_PLACEMENTS as readonly string[]).includes(placement)) return { error: `placement '${placement}': expected one of ${NVMET_PLACEMENTS.join(', ')}` };
   const spec = typeof opts.topology === 'object' ? opts.topology : getBuiltin(opts.topology ?? 'seed-switch');
   if (spec === null) return { error: `topology '${String(opts.topology)}': no such built-in` };
@@ -260,13 +269,14 @@ export function buildNvmetTestbed(opts: NvmetTestbedOptions = {}): NvmetTestbed 
     if (r < 0) return { error: `configfs ${what}: failed (${r})` };
   }
 
+  const leakBaseline = nvmetLeakCountsRaw(kernel, transport, drive, provider, null);
   const host = new RemoteHost({ name: 'initiator', memoryBytes: opts.hostMemoryBytes ?? 64 * MiB });
-  const initiator = new NvmfInitiator({ host, network, clock: kernel.clock });
+  const initiator = new NvmfInitiator({ host, network, clock: kernel.clock, ...(opts.hostTimeoutNs !== undefined ? { timeoutNs: opts.hostTimeoutNs } : {}) });
   let ctrl: NvmfController | null = null;
   if (opts.connect !== false) {
     const c = initiator.connect({ traddr, subsysnqn: nqn, nrIoQueues: opts.nrIoQueues ?? 1, queueSize: opts.queueSize ?? 128 });
     if (!(c instanceof NvmfController)) return { error: `connect: ${c.error}` };
     ctrl = c;
   }
-  return { kernel, sys, target, transport, network, rnic, ibdev, drive, provider, blockPath, subsysnqn: nqn, traddr, host, initiator, ctrl, nsid: 1 };
+  return { kernel, sys, target, transport, network, rnic, ibdev, drive, provider, blockPath, subsysnqn: nqn, traddr, host, initiator, ctrl, nsid: 1, leakBaseline };
 }

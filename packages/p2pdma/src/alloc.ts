@@ -16,6 +16,14 @@ import type { PciDev } from '@p2pdma/pci-core';
 import { pciP2pdma } from './pci-p2pdma';
 import { P2PDMA_STUBS } from './stubs';
 
+/**
+ * Fault site asked once per `pciAllocP2pmem` (and so per `pciP2pmemAllocSgl`): when it fires the
+ * allocation returns `null` before touching the pool or the reference, as when the provider's
+ * pool is exhausted. Callers fall back (nvmet: System RAM for that command).
+ * @kernel pci_alloc_p2pmem (gen_pool_alloc_owner returning NULL)
+ */
+export const FAULT_P2PMEM_ALLOC = 'pci_alloc_p2pmem';
+
 /** A scatterlist of p2pmem from `pciP2pmemAllocSgl`: one entry, as the seed and 6.6 build it. */
 export interface P2pSgl {
   /** The entry (the caller owns it until `pciP2pmemFreeSgl`). */
@@ -31,7 +39,7 @@ export interface P2pSgl {
  * @returns the kernel virtual address (page aligned; the caller owns it until
  *   `pciFreeP2pmem(pdev, addr, size)`), or `null` when the device has no p2pdma, its removal has
  *   started (the reference is dying), the pool has no free run that large, `size` is 0, or fault
- *   site `FAULT_GENPOOL_ALLOC` fires; always `null` with `CONFIG_PCI_P2PDMA` off.
+ *   site `FAULT_P2PMEM_ALLOC` or `FAULT_GENPOOL_ALLOC` fires; always `null` with `CONFIG_PCI_P2PDMA` off.
  * @throws KernelBug for a size that is not a non-negative integer.
  * @kernel pci_alloc_p2pmem
  */
@@ -39,6 +47,7 @@ export function pciAllocP2pmem(pdev: PciDev, size: number): number | null {
   if (!pdev.kernel.config.CONFIG_PCI_P2PDMA) return null;
   const p2p = pciP2pdma(pdev);
   if (p2p === null) return null;
+  if (pdev.kernel.faults.shouldFail(FAULT_P2PMEM_ALLOC) !== 0) return null;
   const ref = p2p.devmapRef;
   if (ref !== null) {
     // Seed: take the live reference first, drop it when the pool is empty.

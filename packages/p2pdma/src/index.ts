@@ -4,7 +4,7 @@
  */
 export { p2pdmaEnumerationHooks, pciP2pdmaDisableAcs } from './acs';
 export type { P2pSgl } from './alloc';
-export { pciAllocP2pmem, pciFreeP2pmem, pciP2pmemAllocSgl, pciP2pmemFreeSgl, pciP2pmemVirtToBus } from './alloc';
+export { FAULT_P2PMEM_ALLOC, pciAllocP2pmem, pciFreeP2pmem, pciP2pmemAllocSgl, pciP2pmemFreeSgl, pciP2pmemVirtToBus } from './alloc';
 export type {
   CheckP2pClient,
   CheckP2pOptions,

@@ -5,12 +5,15 @@
  * return a `PCIBIOS_*` code as the kernel does (`pcibiosErrToErrno` converts). Misaligned or
  * out-of-range offsets are `PCIBIOS_BAD_REGISTER_NUMBER`, logged at debug level; writes to
  * read-only registers are ignored and logged at debug level by the function's config space.
+ * A function below a link that fault injection took down (`fabric.injectFault`, kind
+ * `link-down`) is disconnected: reads return all-ones, writes `PCIBIOS_DEVICE_NOT_FOUND`.
  *
  * @kernel drivers/pci/access.c, include/linux/pci.h (PCIBIOS_*)
  */
 import type { KResult } from '@p2pdma/kernel';
 import { err } from '@p2pdma/kernel';
 import type { PciDev } from './pci-dev';
+import { pciSystem } from './pci-system';
 
 /** Success. @kernel PCIBIOS_SUCCESSFUL */
 export const PCIBIOS_SUCCESSFUL = 0x00;
@@ -47,12 +50,19 @@ function bad(dev: PciDev, where: number, width: 1 | 2 | 4): boolean {
   return false;
 }
 
+/** Whether an injected link-down fault cut the function off. @kernel pci_dev_is_disconnected */
+function disconnected(dev: PciDev): boolean {
+  const faults = pciSystem(dev.kernel)?.fabric.faults ?? null;
+  return faults !== null && faults.unreachable(dev) !== null;
+}
+
 function read(dev: PciDev, where: number, width: 1 | 2 | 4, ones: number): number {
-  return bad(dev, where, width) ? ones : dev.config.read(where, width);
+  return bad(dev, where, width) || disconnected(dev) ? ones : dev.config.read(where, width);
 }
 
 function write(dev: PciDev, where: number, width: 1 | 2 | 4, val: number): PcibiosResult {
   if (bad(dev, where, width)) return PCIBIOS_BAD_REGISTER_NUMBER;
+  if (disconnected(dev)) return PCIBIOS_DEVICE_NOT_FOUND;
   dev.config.write(where, width, val);
   return PCIBIOS_SUCCESSFUL;
 }

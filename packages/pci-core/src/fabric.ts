@@ -42,6 +42,8 @@ import { IOMMU_READ, IOMMU_WRITE, KernelBug } from '@p2pdma/kernel';
 import { PCI_ACS_RR } from './acs';
 import type { PciBus } from './bus';
 import { PCI_ACS_CTRL, PCI_EXP_TYPE_DOWNSTREAM, PCI_EXP_TYPE_PCI_BRIDGE, PCI_EXP_TYPE_ROOT_PORT, PCI_EXP_TYPE_UPSTREAM } from './capability';
+import type { FabricFaultHit, FabricFaultKind, FabricFaultSpec } from './fabric-fault';
+import { FabricFaults } from './fabric-fault';
 import type { PciHostBridge } from './host-bridge';
 import type { Interval } from './internal/intervals';
 import { ExtentCache, IntervalMap } from './internal/intervals';
@@ -51,13 +53,13 @@ import { pciPhysfn } from './pci-dev';
 import { IORESOURCE_MEM, IORESOURCE_UNSET, PCI_BRIDGE_MEM_WINDOW, PCI_BRIDGE_PREF_MEM_WINDOW, PCI_STD_NUM_BARS } from './resource';
 
 /** Hardware completion statuses (not errnos). */
-export type TransactionStatus = 'ok' | 'ur' | 'ca' | 'iommu-fault' | 'dropped';
+export type TransactionStatus = 'ok' | 'ur' | 'ca' | 'iommu-fault' | 'dropped' | 'poisoned';
 
 /**
  * The outcome of a transaction: `ok`, or the first failure and where it happened: `ur`
  * (Unsupported Request: nothing decodes the address), `ca` (Completer Abort: the target BAR has
  * no backing), `iommu-fault` (no IOMMU mapping or permission), `dropped` (a root complex that
- * does not forward peer-to-peer).
+ * does not forward peer-to-peer, or a link that is down), `poisoned` (an injected poisoned TLP).
  */
 export type TransactionResult = { status: 'ok' } | { status: Exclude<TransactionStatus, 'ok'>; at: string };
 
@@ -282,6 +284,8 @@ export class Fabric {
   private dramRead = 0;
   private dramWrite = 0;
   private readonly members: ReadonlySet<PciDev>;
+  /** Armed fault injection (`null` until the first `injectFault`; see fabric-fault.ts). */
+  faults: FabricFaults | null = null;
 
   /**
    * @param kernel the kernel (memory, IOMMU, clock).
@@ -362,6 +366,31 @@ export class Fabric {
         if (d.acsCap !== 0 && off < d.acsCap + PCI_ACS_CTRL + 2 && off + width > d.acsCap + PCI_ACS_CTRL) this.invalidateRoutes();
       });
     }
+  }
+
+  /**
+   * Arms a fault on a device, a link or an address range (fabric-fault.ts describes the kinds).
+   * @param spec the fault.
+   * @returns its id for `clearFault`.
+   * @throws RangeError naming the field for a bad spec (nothing is armed).
+   */
+  injectFault(spec: FabricFaultSpec): number {
+    this.faults ??= new FabricFaults((d) => this.linkOf(d), new Set(this.linkByName.keys()));
+    return this.faults.arm(spec);
+  }
+
+  /**
+   * Disarms one injected fault, or all of them (a down link comes back up).
+   * @param id the id `injectFault` returned; omitted: all.
+   * @returns whether something was disarmed.
+   */
+  clearFault(id?: number): boolean {
+    return this.faults?.clear(id) ?? false;
+  }
+
+  /** How many transactions each injected fault kind failed (all zero before any was armed). */
+  faultCounts(): Record<FabricFaultKind, number> {
+    return this.faults?.counts() ?? { 'dma-error': 0, 'link-down': 0, 'unsupported-request': 0 };
   }
 
   /** Drops every cached route (called on ACS control writes; call it after changing windows). */
@@ -520,22 +549,33 @@ export class Fabric {
 
   private transfer(initiator: PciDev, addr: number, buf: Uint8Array, dir: DmaDirection): TransactionResult {
     this.check(initiator, addr, buf.length);
+    if (this.faults !== null) {
+      const f = this.faults.beforeDma(initiator, dir);
+      if (f !== null) return this.injected(initiator, addr, buf.length, dir, f);
+    }
     let first: TransactionResult | null = null;
     let pos = 0;
     while (pos < buf.length) {
       const a = addr + pos;
       const r = this.resolve(initiator, a, buf.length - pos, dir);
       const part = buf.subarray(pos, pos + r.len);
-      const res = this.apply(initiator, r, part, dir);
+      const f = this.faults === null ? null : this.faults.onRoute(initiator, a, r.len, r.steps, r.hops[r.hops.length - 1]?.name ?? initiator.name);
+      const res = f === null ? this.apply(initiator, r, part, dir) : { status: f.status, at: f.at };
       if (res.status !== 'ok') {
         const at = (res as { at: string }).at;
-        const reason = r.fail?.reason ?? 'the target BAR has no backing (Completer Abort)';
+        const reason = f?.reason ?? r.fail?.reason ?? 'the target BAR has no backing (Completer Abort)';
         this.record({ status: res.status, initiator: initiator.name, addr: a, len: r.len, dir, at, reason });
         first ??= res;
       }
       pos += r.len;
     }
     return first ?? { status: 'ok' };
+  }
+
+  /** Records a transfer failed whole by an injected fault (nothing moves). */
+  private injected(initiator: PciDev, addr: number, len: number, dir: DmaDirection, f: FabricFaultHit): TransactionResult {
+    this.record({ status: f.status, initiator: initiator.name, addr, len, dir, at: f.at, reason: f.reason });
+    return { status: f.status, at: f.at };
   }
 
   /** Where one part of a transfer goes: steps to count, the target, or the failure. */
@@ -798,12 +838,17 @@ export class Fabric {
       const n = Math.min(buf.length - pos, down.hi - a);
       const part = buf.subarray(pos, pos + n);
       pos += n;
-      const fail = (status: 'ur' | 'ca', at: string, reason: string): void => {
+      const fail = (status: 'ur' | 'ca' | 'dropped', at: string, reason: string): void => {
         this.record({ status, initiator: 'cpu', addr: a, len: n, dir, at, reason });
         if (dir === 'read') part.fill(0xff);
       };
       if (down.end.kind === 'error') {
         fail('ur', down.end.at, down.end.reason);
+        continue;
+      }
+      const f = this.faults === null ? null : this.faults.onRoute(null, a, n, down.steps, down.end.dev.name);
+      if (f !== null) {
+        fail('dropped', f.at, f.reason);
         continue;
       }
       const backing = down.end.dev.barBacking(down.end.bar);

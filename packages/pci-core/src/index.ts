@@ -197,6 +197,8 @@ export type {
   TransactionStatus,
 } from './fabric';
 export { FABRIC_ERROR_LOG_CAPACITY, Fabric } from './fabric';
+export type { FabricDmaErrorStatus, FabricFaultHit, FabricFaultKind, FabricFaultKindInfo, FabricFaultSpec } from './fabric-fault';
+export { FABRIC_FAULT_DMA_ERROR, FABRIC_FAULT_KINDS, FABRIC_FAULT_LINK_DOWN, FABRIC_FAULT_UR, FabricFaults } from './fabric-fault';
 export type { HostBridgeWindow } from './host-bridge';
 export { PciHostBridge } from './host-bridge';
 export { computeIommuGroups, iommuGroupsReport, pciAssignIommuGroup, pciDeviceGroup, pciDevsAreDmaAliases, pciForEachDmaAlias } from './iommu-group';

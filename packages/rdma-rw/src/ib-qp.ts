@@ -21,6 +21,8 @@ import type { KResult, NegErrno, TimerId } from '@p2pdma/kernel';
 import { err, KernelBug } from '@p2pdma/kernel';
 import type { IbCq } from './ib-cq';
 import type { IbPd } from './ib-pd';
+import type { IbCompletionErrorSpec } from './ib-qp-fault';
+import { IbQpCompletionFaults } from './ib-qp-fault';
 import type { IbCqe } from './ib-wc';
 import { qpToError, recvPosted } from './internal/engine';
 import { Fifo } from './internal/fifo';
@@ -200,6 +202,8 @@ export class IbQp {
   busyUntil = 0;
   /** @internal scheduled transport events. */
   readonly timers = new Set<TimerId>();
+  /** Injected completion errors (`injectCompletionError`), or `null` when none was ever armed. */
+  completionFaults: IbQpCompletionFaults | null = null;
   private destroyed = false;
 
   /**
@@ -244,6 +248,23 @@ export class IbQp {
   /** Whether `ibDestroyQp` ran. */
   get isDestroyed(): boolean {
     return this.destroyed;
+  }
+
+  /**
+   * Makes a chosen work request complete with an `IB_WC_*` error instead of executing (nothing
+   * moves; the QP goes to the error state, as RC hardware does on a completion error).
+   * @param spec the status, the opcode (or `'recv'`), `nth` and `times` (see ib-qp-fault.ts).
+   * @throws RangeError naming the field for a bad spec; nothing is armed.
+   */
+  injectCompletionError(spec: IbCompletionErrorSpec): void {
+    const f = this.completionFaults ?? new IbQpCompletionFaults();
+    f.arm(spec);
+    this.completionFaults = f;
+  }
+
+  /** Disarms every pending injected completion error (the count of fired ones stays). */
+  clearCompletionErrors(): void {
+    this.completionFaults?.clear();
   }
 
   /** @internal used by `ibDestroyQp`. */

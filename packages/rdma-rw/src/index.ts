@@ -43,6 +43,8 @@ export {
   ibPostRecv,
   ibPostSend,
 } from './ib-qp';
+export type { IbCompletionErrorInfo, IbCompletionErrorSpec, IbCompletionErrorTarget } from './ib-qp-fault';
+export { IB_COMPLETION_ERRORS, IB_VENDOR_ERR_INJECTED, IbQpCompletionFaults } from './ib-qp-fault';
 export type { IbCqe, IbWc, IbWcOpcode, IbWcStatus } from './ib-wc';
 export {
   IB_VENDOR_ERR,

@@ -169,6 +169,8 @@ export class NvmeController implements NvmeRegisterTarget {
   acq = 0n;
   /** Interrupt mask (INTMS/INTMC; kept, not applied: MSI-X ignores it). */
   intms = 0;
+  /** How many times `injectFatal` was called. */
+  fatalInjections = 0;
   private readonly log: KernelLog;
   private readonly regs: RegisterFile<NvmeRegisterTarget>;
   private readonly ns = new Map<number, NvmeNamespaceMedia>();
@@ -250,6 +252,19 @@ export class NvmeController implements NvmeRegisterTarget {
    */
   injectStatus(inj: NvmeStatusInjection): void {
     this.injections.push({ opcode: inj.opcode ?? null, admin: inj.admin ?? false, status: inj.status, times: inj.times ?? 1 });
+  }
+
+  /**
+   * Fails the controller as an internal fatal error does: CSTS.CFS is set and no submission
+   * queue is processed any more (entries stay unfetched, nothing completes) until a controller
+   * reset (CC.EN 1 → 0) clears it. Logged `controller fatal status (CSTS.CFS) injected`.
+   * Counted in `fatalInjections`.
+   * @kernel (hardware) NVMe controller fatal status, CSTS.CFS
+   */
+  injectFatal(): void {
+    this.csts |= NVME_CSTS_CFS;
+    this.fatalInjections++;
+    this.warn('controller fatal status (CSTS.CFS) injected');
   }
 
   /** The registers as `nvme show-regs` reads them. */

@@ -16,6 +16,7 @@ import type { IbCq } from '../ib-cq';
 import type { IbPort } from '../ib-device';
 import { IB_ACCESS_REMOTE_READ, IB_ACCESS_REMOTE_WRITE } from '../ib-mr';
 import type { IbQp, IbWrOpcode, RecvWqe, SendWqe } from '../ib-qp';
+import { IB_VENDOR_ERR_INJECTED } from '../ib-qp-fault';
 import { IB_QPS_ERR, IB_QPS_RTR, IB_QPS_RTS, IB_WR_RDMA_READ, IB_WR_RDMA_WRITE, IB_WR_SEND } from '../ib-qp';
 import type { IbWcOpcode, IbWcStatus } from '../ib-wc';
 import {
@@ -120,7 +121,8 @@ function execute(qp: IbQp, w: SendWqe): void {
     deliver(qp.sendCq, qp, w, wc, fail(IB_WC_WR_FLUSH_ERR, 0));
     return;
   }
-  const o = run(qp, w);
+  const injected = qp.completionFaults === null ? null : qp.completionFaults.take(w.opcode);
+  const o = injected === null ? run(qp, w) : fail(injected, IB_VENDOR_ERR_INJECTED);
   if (o.status !== IB_WC_SUCCESS) {
     deliver(qp.sendCq, qp, w, wc, o);
     qpToError(qp);
@@ -225,7 +227,9 @@ function ready(qp: IbQp): boolean {
 
 function land(qp: IbQp, w: RecvWqe, data: Uint8Array): void {
   let o: Outcome;
-  if (data.length > w.length) o = fail(IB_WC_LOC_LEN_ERR, IB_VENDOR_ERR.MESSAGE_TOO_LONG);
+  const injected = qp.completionFaults === null ? null : qp.completionFaults.take('recv');
+  if (injected !== null) o = fail(injected, IB_VENDOR_ERR_INJECTED);
+  else if (data.length > w.length) o = fail(IB_WC_LOC_LEN_ERR, IB_VENDOR_ERR.MESSAGE_TOO_LONG);
   else o = checkLocal(qp, w.sges, 0) ?? (scatter(qp, w.sges, data) ? ok(data.length) : fail(IB_WC_LOC_PROT_ERR, IB_VENDOR_ERR.LOCAL_DMA_FAILED));
   deliver(qp.recvCq, qp, w, IB_WC_RECV, o);
   if (o.status !== IB_WC_SUCCESS) qpToError(qp);
