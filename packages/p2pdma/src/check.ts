@@ -25,10 +25,12 @@ import type { P2pDecision } from './distance';
 import { chooseAtRandom, P2PMEM_FIND_MANY_MAX_CANDIDATES, p2pDecide, pciP2pdmaCalcMapType } from './distance';
 import type { P2pWalk } from './upstream-walk';
 import { p2pWalk } from './upstream-walk';
+import { decideQuick, quickDistance, quickMapType } from './internal/quick-decision';
+import { upstreamChain } from './internal/upstream-chain';
 import { getUpstreamBridgePort } from './internal/upstream-port';
-import type { P2pMapKind } from './map-type';
+import type { P2pdmaKnownMapType, P2pMapKind } from './map-type';
 import { P2PDMA_MAP_KIND, PCI_P2PDMA_MAP_BUS_ADDR, PCI_P2PDMA_MAP_NOT_SUPPORTED } from './map-type';
-import { hexId } from './whitelist';
+import { cpuSupportsP2pdma, hexId } from './whitelist';
 
 /** The fix for a pair that needs a common switch. */
 export const FIX_NEEDS_SWITCH = 'needs a PCIe switch above both devices';
@@ -464,12 +466,38 @@ export function p2pMatrix(spec: TopologySpec, endpoints?: readonly string[], opt
     }
     eps = [...set].sort((a, b) => s.sys.deviceIndex(a) - s.sys.deviceIndex(b));
   }
-  const cells = eps.map((p) =>
-    eps.map((c): P2pMatrixCell => {
-      const v = verdict(s, p, c);
-      return { mapType: v.entry.mapType, distance: v.entry.distance };
-    }),
-  );
-  return { ok: true, policy: s.policy, endpoints: eps.map((d) => d.name), cells };
+  return { ok: true, policy: s.policy, endpoints: eps.map((d) => d.name), cells: matrixCells(s, eps) };
+}
+
+/**
+ * The matrix cells: for each pair only what a cell holds, mapping type and distance, by the same
+ * rules as `verdict` (6.6: `decideQuick` on the cached upstream chains; seed: the same
+ * `get_upstream_bridge_port` comparison as `v2SwitchMatch`), without the path and reason texts a
+ * cell does not carry. Equal cells are one shared frozen object.
+ */
+function matrixCells(s: Session, eps: readonly PciDev[]): P2pMatrixCell[][] {
+  const interned = new Map<number, P2pMatrixCell>();
+  const cell = (mapType: P2pdmaKnownMapType, distance: number | null): P2pMatrixCell => {
+    const key = distance === null ? -mapType : distance * 4 + mapType;
+    let c = interned.get(key);
+    if (c === undefined) {
+      c = Object.freeze({ mapType: P2PDMA_MAP_KIND[mapType], distance });
+      interned.set(key, c);
+    }
+    return c;
+  };
+  if (s.policy === 'v2') {
+    const ports = eps.map(getUpstreamBridgePort);
+    return ports.map((pp) => ports.map((cp) => cell(pp !== null && cp !== null && pp === cp ? PCI_P2PDMA_MAP_BUS_ADDR : PCI_P2PDMA_MAP_NOT_SUPPORTED, null)));
+  }
+  const cpuSupports = cpuSupportsP2pdma(s.kernel);
+  const chains = eps.map(upstreamChain);
+  return eps.map((p, pi) => {
+    const up = chains[pi]!;
+    return eps.map((c, ci) => {
+      const q = decideQuick(p, up, c, chains[ci]!, cpuSupports, false);
+      return cell(quickMapType(q), quickDistance(q));
+    });
+  });
 }
 

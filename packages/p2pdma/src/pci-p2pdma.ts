@@ -14,9 +14,10 @@
  *
  * @kernel drivers/pci/p2pdma.c (struct pci_p2pdma, struct pci_p2pdma_pagemap)
  */
-import type { DevPagemap, P2pdmaPolicy } from '@p2pdma/kernel';
+import type { DevPagemap, Kernel, P2pdmaPolicy } from '@p2pdma/kernel';
 import { Completion, GenPool, PAGE_SHIFT, PercpuRef } from '@p2pdma/kernel';
 import type { PciDev } from '@p2pdma/pci-core';
+import { pciSystem } from '@p2pdma/pci-core';
 import type { P2pdmaKnownMapType } from './map-type';
 
 /** Where a provider is in its life: live, waiting for its memory to come back, gone. */
@@ -71,6 +72,13 @@ export class PciP2pdma {
 const p2pdmaOf = new WeakMap<PciDev, PciP2pdma>();
 const providerOf = new WeakMap<DevPagemap, PciDev>();
 
+/** Per kernel: the functions that have p2pdma state, and their states in `pci_get_device` order once asked. */
+interface ProviderIndex {
+  readonly set: Set<PciDev>;
+  ordered: readonly PciP2pdma[] | null;
+}
+const providerIndex = new WeakMap<Kernel, ProviderIndex>();
+
 /**
  * A function's P2PDMA state (`pdev->p2pdma`).
  * @param pdev the function.
@@ -83,8 +91,45 @@ export function pciP2pdma(pdev: PciDev): PciP2pdma | null {
 
 /** @internal sets or clears `pdev->p2pdma`. */
 export function setPciP2pdma(pdev: PciDev, p2p: PciP2pdma | null): void {
-  if (p2p === null) p2pdmaOf.delete(pdev);
-  else p2pdmaOf.set(pdev, p2p);
+  let index = providerIndex.get(pdev.kernel);
+  if (index === undefined) {
+    index = { set: new Set(), ordered: null };
+    providerIndex.set(pdev.kernel, index);
+  }
+  index.ordered = null;
+  if (p2p === null) {
+    p2pdmaOf.delete(pdev);
+    index.set.delete(pdev);
+  } else {
+    p2pdmaOf.set(pdev, p2p);
+    index.set.add(pdev);
+  }
+}
+
+/**
+ * The p2pdma states of a kernel's functions (`pdev->p2pdma` set), in the functions'
+ * `pci_get_device` order: what a walk over every PCI function filtering on `pdev->p2pdma` visits,
+ * without the walk. Functions that are not in the kernel's PCI subsystem (never returned by
+ * `pci_get_device`) are left out.
+ * @param kernel the kernel.
+ * @returns a shared array (do not mutate), rebuilt after any `setPciP2pdma`.
+ * @internal used by `pciP2pmemFindMany`.
+ */
+export function pciP2pdmaStates(kernel: Kernel): readonly PciP2pdma[] {
+  const index = providerIndex.get(kernel);
+  if (index === undefined) return [];
+  if (index.ordered === null) {
+    const sys = pciSystem(kernel);
+    index.ordered =
+      sys === null
+        ? []
+        : [...index.set]
+            .map((d) => ({ d, at: sys.deviceIndex(d) }))
+            .filter((x) => x.at >= 0)
+            .sort((a, b) => a.at - b.at)
+            .map((x) => p2pdmaOf.get(x.d)!);
+  }
+  return index.ordered;
 }
 
 /**

@@ -6,7 +6,8 @@
  *   seq_buf_print_bus_devfn)
  */
 import type { PciDev } from '@p2pdma/pci-core';
-import { PCI_ACS_CR, PCI_ACS_CTRL, PCI_ACS_EC, PCI_ACS_RR, pciReadConfigWord, pciUpstreamBridge } from '@p2pdma/pci-core';
+import { PCI_ACS_CR, PCI_ACS_CTRL, PCI_ACS_EC, PCI_ACS_RR, pciReadConfigWord } from '@p2pdma/pci-core';
+import { meetIndex, upstreamChain } from './internal/upstream-chain';
 
 /** ACS control bits that send peer-to-peer traffic upstream. */
 export const P2PDMA_ACS_REDIR_BITS = PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC;
@@ -45,36 +46,23 @@ export function pciBridgeHasAcsRedir(pdev: PciDev): boolean {
   return (pciReadConfigWord(pdev, pdev.acsCap + PCI_ACS_CTRL) & P2PDMA_ACS_REDIR_BITS) !== 0;
 }
 
-function chain(dev: PciDev): PciDev[] {
-  const out: PciDev[] = [];
-  for (let d: PciDev | null = dev; d !== null; d = pciUpstreamBridge(d)) out.push(d);
-  return out;
-}
-
 /**
  * Walks provider and client up to their nearest common upstream device.
  * @param provider the provider.
  * @param client the client.
- * @returns the walk.
+ * @returns the walk (fresh arrays the caller owns).
  * @kernel calc_map_type_and_dist (the walk)
  */
 export function p2pWalk(provider: PciDev, client: PciDev): P2pWalk {
-  const up = chain(provider);
-  const down = chain(client);
-  const indexInClient = new Map<PciDev, number>();
-  down.forEach((d, i) => {
-    indexInClient.set(d, i);
-  });
-  for (let i = 0; i < up.length; i++) {
-    const a = up[i]!;
-    const j = indexInClient.get(a);
-    if (j === undefined) continue;
-    const providerChain = up.slice(0, i + 1);
-    const clientChain = down.slice(0, j + 1);
-    const acsRedirect = [...providerChain.filter(pciBridgeHasAcsRedir), ...down.slice(0, j).filter(pciBridgeHasAcsRedir)];
-    return { common: a, distProvider: i, distClient: j, providerChain, clientChain, acsRedirect };
-  }
-  return { common: null, distProvider: up.length, distClient: down.length, providerChain: up, clientChain: down, acsRedirect: [] };
+  const up = upstreamChain(provider);
+  const down = upstreamChain(client);
+  const i = meetIndex(up, down);
+  if (i < 0) return { common: null, distProvider: up.length, distClient: down.length, providerChain: up.slice(), clientChain: down.slice(), acsRedirect: [] };
+  const j = i + down.length - up.length;
+  const acsRedirect: PciDev[] = [];
+  for (let k = 0; k <= i; k++) if (pciBridgeHasAcsRedir(up[k]!)) acsRedirect.push(up[k]!);
+  for (let k = 0; k < j; k++) if (pciBridgeHasAcsRedir(down[k]!)) acsRedirect.push(down[k]!);
+  return { common: up[i]!, distProvider: i, distClient: j, providerChain: up.slice(0, i + 1), clientChain: down.slice(0, j + 1), acsRedirect };
 }
 
 /**

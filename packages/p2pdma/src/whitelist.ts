@@ -134,8 +134,42 @@ function checkOne(host: PciHostBridge, same: boolean): HostBridgeWhitelistCheck 
  * @kernel host_bridge_whitelist (without its warning)
  */
 export function hostBridgeWhitelist(a: PciDev, b: PciDev): HostBridgeWhitelistResult {
-  const hostA = a.pciBus.hostBridge;
-  const hostB = b.pciBus.hostBridge;
+  return whitelistHostBridges(a.pciBus.hostBridge, b.pciBus.hostBridge);
+}
+
+/** The verdicts already computed, by host bridge pair (see `hostBridgesWhitelisted`). */
+const verdicts = new WeakMap<PciHostBridge, Map<PciHostBridge, boolean>>();
+/** The last pair asked (consecutive questions are usually about the same pair). */
+const last: { a: PciHostBridge | null; b: PciHostBridge | null; ok: boolean } = { a: null, b: null, ok: false };
+
+/**
+ * `hostBridgeWhitelist(a, b).ok` for the host bridges of a pair, remembered per host bridge pair:
+ * the answer depends only on the two host bridges' identifying devices, their IDs and the
+ * whitelist table, all fixed once the PCI subsystem is enumerated.
+ * @param hostA the provider's host bridge.
+ * @param hostB the client's host bridge.
+ * @returns whether traffic between them may cross the root complex (no warning printed).
+ * @internal the fast path of the 6.6 decision.
+ */
+export function hostBridgesWhitelisted(hostA: PciHostBridge, hostB: PciHostBridge): boolean {
+  if (hostA === last.a && hostB === last.b) return last.ok;
+  let row = verdicts.get(hostA);
+  if (row === undefined) {
+    row = new Map();
+    verdicts.set(hostA, row);
+  }
+  let ok = row.get(hostB);
+  if (ok === undefined) {
+    ok = whitelistHostBridges(hostA, hostB).ok;
+    row.set(hostB, ok);
+  }
+  last.a = hostA;
+  last.b = hostB;
+  last.ok = ok;
+  return ok;
+}
+
+function whitelistHostBridges(hostA: PciHostBridge, hostB: PciHostBridge): HostBridgeWhitelistResult {
   if (hostA === hostB) {
     const c = checkOne(hostA, true);
     return { ok: c.ok, checks: [c] };

@@ -499,8 +499,10 @@ export class TopologyBuilder {
       const counter = { next: bus };
       this.numberBus(decl.root, domain, bus, busEnd, counter, devices);
     });
-    devices.sort((a, b) => compareBdf(bdfOf(a), bdfOf(b)));
-    const spec: TopologySpec = { schema: TOPOLOGY_SCHEMA_V1, name: this.name, hostBridges, devices };
+    // Each address parsed once, not once per comparison.
+    const keyed = devices.map((d) => ({ d, addr: bdfOf(d) }));
+    keyed.sort((a, b) => compareBdf(a.addr, b.addr));
+    const spec: TopologySpec = { schema: TOPOLOGY_SCHEMA_V1, name: this.name, hostBridges, devices: keyed.map((k) => k.d) };
     if (this.desc !== undefined) spec.description = this.desc;
     if (this.cpuSpec) spec.cpu = { ...this.cpuSpec };
     if (this.iommuOn !== undefined) spec.iommu = this.iommuOn;

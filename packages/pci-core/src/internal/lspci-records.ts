@@ -201,22 +201,51 @@ export const CLASS_NAMES: Readonly<Record<string, number>> = {
   'Unassigned class': 0xff00,
 };
 
-/** A record with nothing known yet but its address. */
+/**
+ * A record with nothing known yet but its address. Every optional field is present (as
+ * `undefined`) from the start, so all records share one object shape and the parser's property
+ * accesses stay monomorphic (a field appearing later would give each record its own shape).
+ */
 export function newRecord(addr: Bdf, line: number): LspciRecord {
   return {
     addr,
     bdf: formatBdf(addr),
     line,
+    className: undefined,
+    class16: undefined,
+    progIf: undefined,
+    label: undefined,
+    vendor: undefined,
+    device: undefined,
+    revision: undefined,
+    subsystemVendor: undefined,
+    subsystemDevice: undefined,
+    headerType: undefined,
+    secondary: undefined,
+    subordinate: undefined,
+    busLine: undefined,
+    portType: undefined,
+    linkGen: undefined,
+    linkWidth: undefined,
+    maxLinkGen: undefined,
+    maxLinkWidth: undefined,
+    mps: undefined,
     hasAcs: false,
+    acsCap: undefined,
+    acsCtrl: undefined,
     bars: [],
     barsByOrder: false,
     barsWithoutSize: 0,
+    driver: undefined,
     detail: false,
     capsDenied: false,
     capsListed: false,
     virtualFunction: false,
     iommuGroup: false,
     acsSrcValid: false,
+    sriov: undefined,
+    inferredPortType: undefined,
+    inferring: undefined,
   };
 }
 
