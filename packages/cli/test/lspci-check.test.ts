@@ -18,8 +18,8 @@
  *   host bridges the provider's is looked at first. Otherwise the pair is not supported.
  * - pci_p2pdma_distance_many sums the distances; any unsupported client makes the total -1.
  *
- * Where a dump has no -nn IDs the identifying device reads as [0000:0000] (what the model's
- * config space holds for an ID the dump does not give), which no whitelist entry matches; where
+ * Where a dump has no -nn IDs the identifying device has no IDs to look up, so no whitelist entry
+ * matches and the fix says the dump needs -nn (the real kernel reads the real IDs); where
  * it lists ACS but not its control bits (lspci -v), ACS control is taken as off (the kernel sets
  * it only for an IOMMU, and these machines show none). No dump here names an AMD host bridge, so
  * the CPU rule never applies unless `--cpu amd-zen` says so.
@@ -57,7 +57,11 @@ interface CheckCase {
   warnings?: string[];
 }
 
-const notWhitelisted = (hb: string, ids = '0000:0000') => `host bridge ${hb} [${ids}] is not whitelisted for peer-to-peer`;
+/** The fix for a host bridge the whitelist does not list; without IDs (no -nn) it says that instead. */
+const notWhitelisted = (hb: string, ids: string | null = null) =>
+  ids === null
+    ? `host bridge ${hb} has no vendor/device IDs in the input (capture lspci with -nn) so the whitelist cannot be checked`
+    : `host bridge ${hb} [${ids}] is not whitelisted for peer-to-peer`;
 
 /** Per dump, the cases. */
 const CASES: Record<string, CheckCase[]> = {

@@ -191,6 +191,13 @@ function explainUpstream(provider: PciDev, client: PciDev, d: P2pDecision): { fi
     const hb = failed?.hostBridge.name ?? client.pciBus.hostBridge.name;
     return { fix: FIX_NEEDS_SWITCH, reason: `no common upstream bridge, and host bridge ${hb} has no device (00.0 or a first root port) to look up in the whitelist` };
   }
+  if (failed.entry === null && (failed.root.vendor === null || failed.root.device === null)) {
+    // An lspci dump taken without -nn: the model cannot look the bridge up, the kernel could.
+    return {
+      fix: `host bridge ${failed.root.name} has no vendor/device IDs in the input (capture lspci with -nn) so the whitelist cannot be checked`,
+      reason: `no common upstream bridge, and host bridge ${failed.root.name}'s IDs are unknown: the model treats it as not whitelisted, the kernel would look up its real IDs`,
+    };
+  }
   if (failed.entry === null) {
     return {
       fix: `host bridge ${failed.root.name} ${idOf(failed.root)} is not whitelisted for peer-to-peer`,
