@@ -29,13 +29,16 @@
  * @kernel drivers/nvme/target/configfs.c
  */
 import type { ConfigAttribute, ConfigItemType, KResult, NegErrno } from '@p2pdma/kernel';
-import { ConfigGroup, type ConfigItem, err, isErr, kstrtoint, kstrtoull } from '@p2pdma/kernel';
+import { ConfigGroup, type ConfigItem, err, isErr, kstrtoll, kstrtoull } from '@p2pdma/kernel';
 import { nvmetNsAlloc, nvmetNsDisable, nvmetNsEnable, nvmetNsFree, type NvmetNs } from './ns';
 import { NVMF_TRADDR_SIZE, NVMF_TRSVCID_SIZE, NVMF_TREQ_NOT_REQUIRED, NVMF_TREQ_NOT_SPECIFIED, NVMF_TREQ_REQUIRED, NVME_DISC_SUBSYS_NAME } from './nvme-fabrics';
 import { pciP2pdmaEnableShow, pciP2pdmaEnableStore } from './pci-p2pdma-enable';
 import { NvmetPort, nvmetDisablePort, nvmetEnablePort, nvmetPortDelCtrls } from './port';
 import { NvmetHost, type NvmetSubsys, nvmetSubsysAlloc, nvmetSubsysDelCtrls, nvmeVs } from './subsys';
 import type { NamedCode, NvmetTarget } from './target';
+
+const INT_MAX = 0x7fffffffn;
+const INT_MIN = -0x80000000n;
 
 /** The name of the target's configfs subsystem. */
 export const NVMET_CONFIGFS_NAME = 'nvmet';
@@ -242,12 +245,13 @@ function buildPortAttrs(t: NvmetTarget): ConfigAttribute[] {
         const p = portOf(item);
         const busy = portEnabled(p, 'param_inline_data_size');
         if (busy !== null) return busy;
-        const v = kstrtoint(page);
-        if (isErr(v)) {
+        // kstrtoint: the value is signed, so -1 (the transport's default) is a value, not -EPERM.
+        const v = kstrtoll(page);
+        if (typeof v !== 'bigint' || v > INT_MAX || v < INT_MIN) {
           p.target.kernel.log.prErr(`nvmet: Invalid value '${page}' for inline_data_size`);
           return err('EINVAL');
         }
-        p.inlineDataSize = v;
+        p.inlineDataSize = Number(v);
         return page.length;
       },
     });

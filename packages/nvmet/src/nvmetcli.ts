@@ -15,7 +15,8 @@
  *
  * Errors are reported with nvmetcli's messages (`'nqn' not defined in subsystem 0`, `Cannot
  * set attribute /sys/kernel/config/nvmet/ports/1/addr_trtype: [Errno 22] Invalid argument`,
- * `Could not symlink nqn.x in configFS: ...`). Unlike nvmetcli, which keeps going (or stops
+ * `Could not symlink nqn.x in configFS: ...`), each on one line: control characters of names and
+ * values quoted in them are escaped (`\n`). Unlike nvmetcli, which keeps going (or stops
  * half-way on the errors it raises), a restore that reports any error is rolled back: the
  * configuration that was there before is rebuilt, so a broken file never leaves a half-applied
  * configuration. Malformed entries (wrong JSON types) are found before anything is touched.
@@ -91,6 +92,18 @@ function pyOsError(e: NegErrno, paths: string[] = []): string {
 }
 
 class CfsError extends Error {}
+
+const CONTROL_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * An error message on one line: control characters from names and values quoted in it (an NQN
+ * or attribute value with a newline) are written as escapes (`\n`, `\t`, `\x07`), so every
+ * message stays one line.
+ */
+function oneLine(msg: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return msg.replace(/[\u0000-\u001f\u007f]/g, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
 
 /** The attribute groups nvmetcli saves, per object. @kernel nvmetcli attr_groups */
 export const NVMETCLI_ATTR_GROUPS = {
@@ -330,16 +343,24 @@ function validate(config: unknown, warnings: string[]): string[] {
     const n = typeof v === 'string' && /^\s*[+-]?\d+\s*$/.test(v) ? Number.parseInt(v, 10) : v;
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) errs.push(`${what}: expected an integer 1..${max}, got ${JSON.stringify(v)}`);
   };
+  // A name becomes a path: Python refuses a path with a NUL byte (`ValueError: embedded null byte`)
+  // before the kernel sees it, so such a file is refused here, before anything is touched.
+  const nulFree = (v: NvmetcliJson | undefined, what: string) => {
+    if (typeof v === 'string' && v.includes('\u0000')) errs.push(`${what}: embedded null byte in ${JSON.stringify(v)}`);
+  };
   const strings = (v: NvmetcliJson | undefined, what: string) => {
     if (v === undefined) return;
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) errs.push(`${what}: expected a list of NQN strings, got ${JSON.stringify(v)}`);
+    else for (let i = 0; i < v.length; i++) nulFree(v[i], `${what}[${i}]`);
   };
   list(config['hosts'], 'hosts').forEach((h, i) => {
     if (h['nqn'] !== undefined && typeof h['nqn'] !== 'string') errs.push(`hosts[${i}].nqn: expected a string, got ${JSON.stringify(h['nqn'])}`);
+    nulFree(h['nqn'], `hosts[${i}].nqn`);
   });
   list(config['subsystems'], 'subsystems').forEach((s, i) => {
     const w = `subsystems[${i}]`;
     if (s['nqn'] !== undefined && typeof s['nqn'] !== 'string') errs.push(`${w}.nqn: expected a string, got ${JSON.stringify(s['nqn'])}`);
+    nulFree(s['nqn'], `${w}.nqn`);
     group(s, 'attr', w);
     strings(s['allowed_hosts'], `${w}.allowed_hosts`);
     list(s['namespaces'], `${w}.namespaces`).forEach((n, j) => {
@@ -497,12 +518,15 @@ export function nvmetcliRestore(kernel: Kernel, config: unknown, opts: NvmetcliR
   }
   const before = dump(kernel, true);
   const errors: string[] = [];
+  const report = (m: string): void => {
+    errors.push(oneLine(m));
+  };
   if (clear) clearExisting(kernel);
   try {
-    apply(kernel, cfg, (s) => errors.push(s), false);
+    apply(kernel, cfg, report, false);
   } catch (e) {
     if (!(e instanceof CfsError)) throw e;
-    errors.push(e.message);
+    report(e.message);
   }
   if (errors.length === 0) return { ok: true, errors, warnings };
   clearExisting(kernel);
@@ -523,7 +547,7 @@ export function nvmetcliRestoreJson(kernel: Kernel, text: string, opts: Nvmetcli
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    return { ok: false, errors: [`Error: ${(e as Error).message}`], warnings: [] };
+    return { ok: false, errors: [oneLine(`Error: ${(e as Error).message}`)], warnings: [] };
   }
   return nvmetcliRestore(kernel, parsed, opts);
 }

@@ -88,15 +88,38 @@ const DECODED_CHECKS: Readonly<Record<string, { reg: Key; expect: (v: ShowRegs) 
   BIR: { reg: 'cmbloc', expect: (r) => (r.cmbsz === 0 ? null : NVME_CMB_BIR(r.cmbloc).toString(16)) },
 };
 
+const CONTROL_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** An error on one line: control characters quoted from the dump (a lone CR) are escaped. */
+function oneLine(msg: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  return msg.replace(/[\u0000-\u001f\u007f]/g, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * A decoded line's abbreviation and text: the last `(ABBR):` on the line and what follows it,
+ * trimmed (`\tOffset (OFST): 0 (See cmbsz.szu for granularity)` → OFST, `0 (See ...)`). Found
+ * with one left-to-right scan, so a long hand-edited line costs linear time (a single regex
+ * with `.*\(` before the group backtracks quadratically on long lines without a match).
+ */
+function decodedField(raw: string): { abbrev: string; text: string } | null {
+  let last: RegExpExecArray | null = null;
+  const re = /\(([A-Z0-9]+)\)\s*:/g;
+  for (let m = re.exec(raw); m !== null; m = re.exec(raw)) last = m;
+  if (last === null) return null;
+  return { abbrev: last[1]!, text: raw.slice(last.index + last[0].length).trim() };
+}
+
 /**
  * Parses `nvme show-regs -H` (or plain `nvme show-regs`) output.
  * @param text the dump.
  * @param input its name for errors (a file name).
- * @returns the registers, or `{ ok: false, error }` with one line such as
+ * @returns the registers, or `{ ok: false, error }` with one line (control characters quoted
+ *   from the text are escaped) such as
  *   `show-regs 'drive.txt': cmbsz: 'zz' is not a hexadecimal value`.
  */
 export function parseShowRegs(text: string, input: string): ShowRegsResult {
-  const fail = (field: string, reason: string): ShowRegsResult => ({ ok: false, error: `show-regs '${input}': ${field}: ${reason}` });
+  const fail = (field: string, reason: string): ShowRegsResult => ({ ok: false, error: oneLine(`show-regs '${input}': ${field}: ${reason}`) });
   const vals: Partial<Record<Key, bigint>> = {};
   const decoded: Array<{ abbrev: string; text: string; line: number; reg: Key }> = [];
   let current: Key | null = null;
@@ -105,8 +128,8 @@ export function parseShowRegs(text: string, input: string): ShowRegsResult {
     const raw = lines[i]!;
     if (raw.trim() === '') continue;
     if (/^\s/.test(raw)) {
-      const m = /^\s+.*\(([A-Z0-9]+)\)\s*:\s*(.*?)\s*$/.exec(raw);
-      if (m !== null && current !== null) decoded.push({ abbrev: m[1]!, text: m[2]!, line: i + 1, reg: current });
+      const d = current === null ? null : decodedField(raw);
+      if (d !== null && current !== null) decoded.push({ ...d, line: i + 1, reg: current });
       continue;
     }
     const m = /^([A-Za-z][A-Za-z0-9_]*)\s*:\s*(\S*)\s*$/.exec(raw);
