@@ -18,6 +18,15 @@
  * - `unlink`: `-ENOENT`, `-EISDIR` (a directory), `-EPERM` (an attribute file).
  * - `read`/`write`: `-ENOENT`, `-EISDIR`, `-EACCES` (no show/store, or the mode forbids it; the
  *   kernel refuses at open time), or the show/store callback's errno.
+ * - every path operation: `-EINVAL` for a path with a NUL byte (`CONFIGFS_PATH_NUL_ERRNO`).
+ *
+ * Names: a path reaches the kernel as a C string, so it cannot carry a NUL byte (the kernel would
+ * see the path cut short there); user-space libraries refuse such a path before the system call
+ * (Python's `ValueError: embedded null byte`, Node's `ERR_INVALID_ARG_VALUE`). The model refuses
+ * it with `-EINVAL`: a modelling choice, there is no kernel errno for it. A `/` is never part of
+ * a name: it separates components, and the VFS walks to the parent the path names (`mkdir
+ * .../hosts/a/b` is a `mkdir` of `b` in `hosts/a`: `-ENOENT` when `a` does not exist). So a
+ * make callback never receives a name `ConfigItem` would refuse.
  *
  * @kernel fs/configfs/{dir,file,symlink,item}.c, include/linux/configfs.h
  */
@@ -28,6 +37,14 @@ import type { KernelLog } from './log';
 
 /** The configfs mount point. */
 export const CONFIGFS_ROOT = '/sys/kernel/config';
+
+/**
+ * The errno of a path operation whose path contains a NUL byte (a modelling choice: such a path
+ * cannot reach the kernel; see the module comment).
+ */
+export const CONFIGFS_PATH_NUL_ERRNO: NegErrno = err('EINVAL');
+
+const NUL = '\u0000';
 
 /**
  * A configfs attribute (one file in every item of a type).
@@ -122,7 +139,8 @@ export class ConfigItem {
   /**
    * @param name the directory name.
    * @param type its type.
-   * @throws KernelBug for a name that is empty, `.`/`..` or contains `/`.
+   * @throws KernelBug for a name that is empty, `.`/`..` or contains `/` or a NUL byte: a driver
+   *   bug (configfs path operations never pass such a name to a make callback).
    */
   constructor(
     readonly name: string,
@@ -301,6 +319,7 @@ export class Configfs {
    * @kernel configfs_symlink
    */
   symlink(target: string, linkPath: string): KResult {
+    if (target.includes(NUL) || linkPath.includes(NUL)) return CONFIGFS_PATH_NUL_ERRNO;
     const split = this.splitParent(linkPath);
     if (typeof split === 'number') return split;
     const [parentRes, name] = split;
@@ -445,6 +464,7 @@ export class Configfs {
   }
 
   private splitParent(path: string): [Resolved, string] | NegErrno {
+    if (path.includes(NUL)) return CONFIGFS_PATH_NUL_ERRNO;
     const comps = normalize(path).split('/');
     const name = comps.pop() ?? '';
     if (name === '' || name === '.' || name === '..') return err('EEXIST');
@@ -454,6 +474,7 @@ export class Configfs {
   }
 
   private resolve(path: string, followLast: boolean): Resolved | NegErrno {
+    if (path.includes(NUL)) return CONFIGFS_PATH_NUL_ERRNO;
     if (!path.startsWith('/')) return err('ENOENT');
     const norm = normalize(path);
     if (norm !== CONFIGFS_ROOT && !norm.startsWith(`${CONFIGFS_ROOT}/`)) return err('ENOENT');

@@ -14,13 +14,28 @@
  *
  * Everything runs on the target kernel's virtual clock (one timeline for both machines); the
  * synchronous helpers (`read`, `write`, `identify…`) run the clock until their completion
- * arrives, or report a timeout after `timeoutNs` of virtual time.
+ * arrives.
+ *
+ * Request timeout and error recovery, as blk-mq and nvme-rdma have them: each host queue keeps
+ * ONE timer (blk-mq's `q->timeout` / `blk_mq_timeout_work`), armed when a command goes in
+ * flight on an idle queue and, when it fires, re-armed for the oldest command still in flight
+ * (submit only stamps a deadline, `timeoutNs` after it). A command past its deadline logs
+ * `nvme nvme0: I/O tag <tag> (<cid>) opcode <op> (<kind>) QID <qid> timeout` on the host log
+ * (`NvmfInitiator.log`); on a live controller the first one starts error recovery (`starting
+ * error recovery`, the controller goes `resetting`), whose work item disconnects every host QP
+ * (`rdma_disconnect`: the target gets its CM disconnect and frees its queues) and then cancels
+ * every command still in flight: each completes `lost` (`cqe: null`), the model's form of the
+ * host-side `NVME_SC_HOST_ABORTED_CMD` that `nvme_cancel_request` sets. The controller is then
+ * `failed`. There is no reconnect in the model (the kernel's `nvme_rdma_reconnect_ctrl_work`
+ * after `reconnect_delay`, and the requeue of the cancelled requests): the caller reconnects with
+ * a new `connect`. The Asynchronous Event Request has no timeout (the kernel posts it outside
+ * blk-mq).
  *
  * @kernel drivers/nvme/host/rdma.c, fabrics.c, core.c (host side; the model's own simplified
  *   request handling, no blk-mq)
  */
-import type { NegErrno, VirtualClock } from '@p2pdma/kernel';
-import { err, isErr, KernelBug } from '@p2pdma/kernel';
+import type { NegErrno, TimerId, VirtualClock } from '@p2pdma/kernel';
+import { err, isErr, KernelBug, KernelLog } from '@p2pdma/kernel';
 import type { RemoteHost, RemoteMr, RemoteQp } from '@p2pdma/rdma-rw';
 import { IB_ACCESS_LOCAL_WRITE, IB_ACCESS_REMOTE_READ, IB_ACCESS_REMOTE_WRITE } from '@p2pdma/rdma-rw';
 import type { NvmeCommand } from './nvme-command';
@@ -35,6 +50,7 @@ import {
   nvme_admin_async_event,
   nvme_admin_keep_alive,
   nvme_cmd_flush,
+  nvme_fabrics_command,
   nvmeIsWrite,
   nvmeRwCommand,
   nvmeSimpleCommand,
@@ -80,8 +96,29 @@ import { NVME_AQ_DEPTH } from '@p2pdma/nvme-pci';
 export const NVMF_DEF_QUEUE_SIZE = 128;
 /** Default keep-alive timeout in seconds. @kernel NVME_DEFAULT_KATO */
 export const NVME_DEFAULT_KATO = 5;
-/** Default virtual time a synchronous helper waits for its completion. */
+/**
+ * Default request timeout of the host (virtual ns): a command still in flight this long after it
+ * was submitted times out and starts error recovery. 30 s, as `nvme_core.io_timeout`
+ * (`NVME_IO_TIMEOUT`); the model uses it for the admin queue too (the kernel's admin timeout is
+ * 60 s).
+ * @kernel NVME_IO_TIMEOUT
+ */
 export const NVMF_DEFAULT_TIMEOUT_NS = 30_000_000_000;
+
+/**
+ * A host controller's state.
+ * - `connecting`: `connect` is setting it up (`NVME_CTRL_CONNECTING`); a timeout fails only the
+ *   command (`nvme_rdma_complete_timed_out`) and the connect fails.
+ * - `live`: `NVME_CTRL_LIVE`.
+ * - `resetting`: a command timed out, error recovery is queued (`NVME_CTRL_RESETTING`); new
+ *   commands are refused (`lost` at once).
+ * - `failed`: error recovery tore the queues down and cancelled every command; the kernel would
+ *   go `NVME_CTRL_CONNECTING` and reconnect after `reconnect_delay`: the model does not, the
+ *   caller connects again.
+ * - `deleted`: `disconnect` ran (`NVME_CTRL_DELETING` → `NVME_CTRL_DEAD`).
+ * @kernel enum nvme_ctrl_state
+ */
+export type NvmfCtrlState = 'connecting' | 'live' | 'resetting' | 'failed' | 'deleted';
 
 /** Options of an initiator. */
 export interface NvmfInitiatorOptions {
@@ -95,8 +132,10 @@ export interface NvmfInitiatorOptions {
   readonly hostnqn?: string;
   /** Keep-alive timeout in seconds (default 5, as `NVME_DEFAULT_KATO`; 0: no keep-alive). */
   readonly kato?: number;
-  /** Virtual time a synchronous helper waits (default 30 s). */
+  /** Request timeout in virtual ns (default `NVMF_DEFAULT_TIMEOUT_NS`, 30 s); a positive number. */
   readonly timeoutNs?: number;
+  /** The host's kernel log (default: a new one stamped by `clock`). */
+  readonly log?: KernelLog;
 }
 
 /** Where to connect. */
@@ -127,9 +166,14 @@ export interface NvmfConnectError {
 
 /** One command's outcome. */
 export interface NvmfCompletionResult {
-  /** The completion (status in the kernel encoding, result). */
+  /** The completion (status in the kernel encoding, result); `null` when lost. */
   readonly cqe: NvmeCompletion | null;
-  /** The command never completed: the connection is gone or the wait timed out. */
+  /**
+   * The target never answered and the host gave up on the command: the queue was gone or full at
+   * submit, the controller was disconnected, or error recovery cancelled it (after a request
+   * timeout; the kernel completes such requests with the host-side `NVME_SC_HOST_ABORTED_CMD`).
+   * Each command is reported once. A lost write may or may not have reached the media.
+   */
   readonly lost: boolean;
   /** Read data (Read, Identify, Get Log Page). */
   readonly data: Uint8Array | null;
@@ -192,6 +236,25 @@ interface Pending {
   readonly buf: { addr: number; len: number } | null;
   readonly readBack: boolean;
   readonly onDone: ((r: NvmfCompletionResult) => void) | null;
+  /** Virtual time it times out (`Infinity`: never, the AER). */
+  readonly deadline: number;
+  /** Its opcode, for the timeout line. */
+  readonly opcode: number;
+}
+
+/** Low 12 bits of a command ID: the blk-mq tag. @kernel nvme_tag_from_cid */
+const NVME_CID_TAG_MASK = 0xfff;
+
+/**
+ * The `%s` of the timeout line by command class, as the kernel prints it without
+ * `CONFIG_NVME_VERBOSE_ERRORS` (the distributions' default).
+ * @kernel nvme_fabrics_opcode_str / nvme_opcode_str (drivers/nvme/host/nvme.h)
+ */
+const NVME_OPCODE_CLASS_STR = { fabrics: 'Fabrics Cmd', admin: 'Admin Cmd', io: 'I/O Cmd' } as const;
+
+/** C's `%#x`: `0` for zero, else `0x` and lowercase hex. */
+function hexAlt(v: number): string {
+  return v === 0 ? '0' : `0x${v.toString(16)}`;
 }
 
 /**
@@ -202,6 +265,10 @@ export class NvmfHostQueue {
   /** @internal commands in flight by command ID. */
   readonly pending = new Map<number, Pending>();
   private nextCid = 0;
+  /** The queue's request timer (one per queue, never one per command), or `null` when idle. */
+  private timer: TimerId | null = null;
+  /** Times the request timer was armed (at a submit on an idle queue, or re-armed when it fired early). */
+  timerArms = 0;
   /** In-capsule data this queue may send (0 on the admin queue). */
   inlineSize = 0;
 
@@ -221,9 +288,18 @@ export class NvmfHostQueue {
     qp.onReceive = (data) => this.receive(data);
   }
 
-  /** Whether the connection is up (the target has not torn its QP down) and the controller open. */
+  /**
+   * Whether the queue takes commands: the connection is up (the target has not torn its QP down)
+   * and the controller is `connecting` or `live` (not in error recovery, failed or disconnected).
+   */
   get alive(): boolean {
-    return this.qp.peer !== null && !this.ctrl.closed;
+    const st = this.ctrl.state;
+    return this.qp.peer !== null && (st === 'live' || st === 'connecting');
+  }
+
+  /** Whether the queue's request timer is armed (one timer per queue at most). */
+  get timerArmed(): boolean {
+    return this.timer !== null;
   }
 
   /**
@@ -231,9 +307,11 @@ export class NvmfHostQueue {
    * @param cmd the command (its command ID is assigned here).
    * @param data write data or read length.
    * @param onDone called with the result.
+   * @param timed whether the request timeout covers it (default true; false for the AER).
    * @returns the handle (lost at once when the queue is gone or full).
+   * @kernel nvme_rdma_queue_rq (+ blk_add_timer at nvme_start_request)
    */
-  submit(cmd: NvmeCommand, data: { write?: Uint8Array; readLen?: number } | null, onDone: ((r: NvmfCompletionResult) => void) | null = null): NvmfIo {
+  submit(cmd: NvmeCommand, data: { write?: Uint8Array; readLen?: number } | null, onDone: ((r: NvmfCompletionResult) => void) | null = null, timed = true): NvmfIo {
     const io = { done: false, result: null as NvmfCompletionResult | null };
     const c = this.ctrl;
     if (!this.alive || this.pending.size >= this.depth) {
@@ -274,9 +352,52 @@ export class NvmfHostQueue {
     const capsule = new Uint8Array(NVME_COMMAND_SIZE + (inline?.length ?? 0));
     capsule.set(cmd.bytes, 0);
     if (inline !== null) capsule.set(inline, NVME_COMMAND_SIZE);
-    this.pending.set(cid, { io, buf, readBack: buf !== null && write === undefined, onDone });
+    const clock = c.initiator.clock;
+    const timeout = c.initiator.timeoutNs;
+    this.pending.set(cid, { io, buf, readBack: buf !== null && write === undefined, onDone, deadline: timed ? clock.now() + timeout : Number.POSITIVE_INFINITY, opcode: cmd.opcode });
+    // blk_add_timer: the queue's one timer is armed when the first command goes in flight; a
+    // later command's deadline is never earlier (same timeout), so an armed timer stays as is.
+    if (timed && this.timer === null) this.armTimer(timeout);
     if (this.qp.postSend(capsule) !== 0) this.fail(cid);
     return io;
+  }
+
+  /**
+   * The queue's timer fired: every command past its deadline times out (in submission order);
+   * otherwise the timer is re-armed for the oldest command still in flight. Nothing in flight
+   * with a deadline: the timer stays off until the next submit.
+   * @kernel blk_mq_timeout_work / blk_mq_check_expired
+   */
+  private timeoutWork(): void {
+    this.timer = null;
+    const clock = this.ctrl.initiator.clock;
+    const now = clock.now();
+    const expired: number[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const [cid, p] of this.pending) {
+      if (p.deadline <= now) expired.push(cid);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    for (const cid of expired) this.ctrl.timeout(this, cid);
+    if (this.timer === null && next !== Number.POSITIVE_INFINITY && this.pending.size > 0 && this.ctrl.state !== 'failed' && this.ctrl.state !== 'deleted') {
+      this.armTimer(next - now);
+    }
+  }
+
+  private armTimer(delayNs: number): void {
+    this.timerArms++;
+    this.timer = this.ctrl.initiator.clock.schedule(delayNs, () => this.timeoutWork());
+  }
+
+  /** @internal disarms the queue's timer (teardown). @kernel del_timer_sync(&q->timeout) */
+  stopTimer(): void {
+    if (this.timer !== null) this.ctrl.initiator.clock.cancel(this.timer);
+    this.timer = null;
+  }
+
+  /** @internal @param cid a command ID. @returns its opcode while it is in flight, else `null`. */
+  opcodeOf(cid: number): number | null {
+    return this.pending.get(cid)?.opcode ?? null;
   }
 
   private receive(data: Uint8Array): void {
@@ -339,8 +460,10 @@ export class NvmfController {
   readonly ioQueues: NvmfHostQueue[] = [];
   /** The admin queue. */
   admin: NvmfHostQueue | null = null;
-  /** Whether `disconnect` ran. */
-  closed = false;
+  /** Its state (see `NvmfCtrlState`). */
+  state: NvmfCtrlState = 'connecting';
+  /** The host's controller instance (`nvme<instance>` in the host log), lowest free at connect. */
+  readonly instance: number;
   /** @internal host memory allocator (shared with the initiator). */
   readonly memory: HostMemory;
   /** @internal the memory region covering the host's memory. */
@@ -348,12 +471,94 @@ export class NvmfController {
   private kaTimer: ReturnType<VirtualClock['schedule']> | null = null;
   private aen = false;
 
+  private recoveryWork: TimerId | null = null;
+
   /** @internal use `NvmfInitiator.connect`. */
-  constructor(initiator: NvmfInitiator, opts: NvmfConnectOptions, memory: HostMemory, mr: RemoteMr) {
+  constructor(initiator: NvmfInitiator, opts: NvmfConnectOptions, memory: HostMemory, mr: RemoteMr, instance: number) {
     this.initiator = initiator;
     this.opts = opts;
     this.memory = memory;
     this.mr = mr;
+    this.instance = instance;
+  }
+
+  /** Whether `disconnect` ran (state `deleted`). */
+  get closed(): boolean {
+    return this.state === 'deleted';
+  }
+
+  /** The host controller device's name (`nvme0`). */
+  get name(): string {
+    return `nvme${this.instance}`;
+  }
+
+  /** `dev_warn(ctrl->device, ...)` on the host log: `nvme nvme0: <text>`. */
+  private warn(text: string): void {
+    this.initiator.log.prWarn(`nvme ${this.name}: ${text}`);
+  }
+
+  /**
+   * @internal a command on `q` passed its deadline: logs the timeout line; on a live controller
+   * starts error recovery, otherwise (connecting, or recovery already started) stops that queue
+   * and fails the command at once.
+   * @param q the queue.
+   * @param cid the command ID.
+   * @kernel nvme_rdma_timeout / nvme_rdma_complete_timed_out
+   */
+  timeout(q: NvmfHostQueue, cid: number): void {
+    const opcode = q.opcodeOf(cid);
+    if (opcode === null) return;
+    const kind = opcode === nvme_fabrics_command ? 'fabrics' : q.qid === 0 ? 'admin' : 'io';
+    this.warn(`I/O tag ${cid & NVME_CID_TAG_MASK} (${cid.toString(16).padStart(4, '0')}) opcode ${hexAlt(opcode)} (${NVME_OPCODE_CLASS_STR[kind]}) QID ${q.qid} timeout`);
+    if (this.state === 'live') {
+      this.errorRecovery();
+      return;
+    }
+    this.initiator.network.disconnect(q.qp);
+    q.fail(cid);
+  }
+
+  /**
+   * Starts error recovery: the controller goes `resetting` and the recovery work is queued
+   * (a zero-delay timer, as the model runs work items).
+   * @kernel nvme_rdma_error_recovery
+   */
+  private errorRecovery(): void {
+    if (this.state !== 'live') return;
+    this.state = 'resetting';
+    this.warn('starting error recovery');
+    this.recoveryWork = this.initiator.clock.schedule(0, () => this.errorRecoveryWork());
+  }
+
+  /**
+   * The recovery work: stops keep-alive, disconnects every queue (I/O queues, then admin; the
+   * target frees its queues on the CM disconnect), cancels every command still in flight
+   * (`lost`) and leaves the controller `failed` (no reconnect in the model).
+   * @kernel nvme_rdma_error_recovery_work / nvme_rdma_teardown_io_queues /
+   *   nvme_rdma_teardown_admin_queue / nvme_cancel_request
+   */
+  private errorRecoveryWork(): void {
+    this.recoveryWork = null;
+    if (this.state !== 'resetting') return;
+    this.teardown();
+    this.state = 'failed';
+  }
+
+  /** Stops keep-alive and the queue timers, disconnects every QP, then fails what is in flight. */
+  private teardown(): void {
+    const clock = this.initiator.clock;
+    if (this.kaTimer !== null) clock.cancel(this.kaTimer);
+    this.kaTimer = null;
+    if (this.recoveryWork !== null) clock.cancel(this.recoveryWork);
+    this.recoveryWork = null;
+    const queues = [...this.ioQueues, this.admin].filter((q): q is NvmfHostQueue => q !== null);
+    // rdma_disconnect (and the drain) before the cancel: the target can no longer touch a
+    // buffer once the host reuses it.
+    for (const q of queues) {
+      q.stopTimer();
+      this.initiator.network.disconnect(q.qp);
+    }
+    for (const q of queues) q.failAll();
   }
 
   /**
@@ -371,18 +576,24 @@ export class NvmfController {
   }
 
   /**
-   * Runs the clock until every handle is done (or the timeout passes: those still in flight are
- * reported lost).
+   * Runs the clock until every handle is done. A command the target does not answer times out
+   * on its queue's timer (at most `timeoutNs` after its submit) and error recovery reports it
+   * `lost`, so a wait ends within `timeoutNs` of virtual time. Handles the request timeout does
+   * not cover (the Asynchronous Event Request) and still in flight by then are reported lost
+   * here, once, without touching the connection.
    * @param ios the handles.
    * @returns their results, in order.
    */
   wait(ios: readonly NvmfIo[]): NvmfCompletionResult[] {
     const clock = this.initiator.clock;
     const limit = clock.now() + this.initiator.timeoutNs;
-    while (ios.some((io) => !io.done) && clock.now() <= limit) {
-      if (!clock.runNext()) break;
+    let i = 0;
+    while (clock.now() <= limit) {
+      while (i < ios.length && ios[i]!.done) i++;
+      if (i === ios.length || !clock.runNext()) break;
     }
-    if (ios.some((io) => !io.done)) for (const q of [this.admin, ...this.ioQueues]) q?.failIos(ios);
+    while (i < ios.length && ios[i]!.done) i++;
+    if (i < ios.length) for (const q of [this.admin, ...this.ioQueues]) q?.failIos(ios);
     return ios.map((io) => io.result ?? { cqe: null, lost: true, data: null });
   }
 
@@ -458,15 +669,10 @@ export class NvmfController {
    * @kernel nvme_rdma_delete_ctrl (host)
    */
   disconnect(): void {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.kaTimer !== null) this.initiator.clock.cancel(this.kaTimer);
-    this.kaTimer = null;
-    for (const q of [...this.ioQueues, this.admin]) {
-      if (q === null) continue;
-      q.failAll();
-      this.initiator.network.disconnect(q.qp);
-    }
+    if (this.state === 'deleted') return;
+    this.state = 'deleted';
+    this.teardown();
+    this.initiator.releaseInstance(this.instance);
   }
 
   private lbaSize(nsid: number): number {
@@ -481,7 +687,7 @@ export class NvmfController {
     const period = (katoSec * 1e9) / 2;
     const tick = () => {
       this.kaTimer = null;
-      if (this.closed || this.admin === null || !this.admin.alive) return;
+      if (this.state !== 'live' || this.admin === null || !this.admin.alive) return;
       this.admin.submit(nvmeSimpleCommand(nvme_admin_keep_alive), null);
       this.kaTimer = this.initiator.clock.schedule(period, tick);
     };
@@ -495,7 +701,8 @@ export class NvmfController {
   }
 
   private postAer(): void {
-    if (!this.aen || this.closed || this.admin === null) return;
+    if (!this.aen || this.state !== 'live' || this.admin === null) return;
+    // No request timeout: the kernel posts the AER outside blk-mq (nvme_rdma_submit_async_event).
     this.admin.submit(nvmeSimpleCommand(nvme_admin_async_event), null, (r) => {
       if (r.cqe === null || r.cqe.status !== 0) return;
       this.asyncEvents.push(r.cqe.result);
@@ -511,7 +718,7 @@ export class NvmfController {
           this.admin!.submit(nvmeGetLogPageCommand(NVME_LOG_CHANGED_NS, NVME_MAX_CHANGED_NAMESPACES * 4), { readLen: NVME_MAX_CHANGED_NAMESPACES * 4 }, after);
         } else after();
       } else this.postAer();
-    });
+    }, false);
   }
 
   private scanNamespacesAsync(): void {
@@ -545,22 +752,29 @@ export class NvmfInitiator {
   readonly hostnqn: string;
   /** Keep-alive timeout in seconds. */
   readonly kato: number;
-  /** Virtual time the synchronous helpers wait. */
+  /** The request timeout in virtual ns (see `NVMF_DEFAULT_TIMEOUT_NS`). */
   readonly timeoutNs: number;
+  /** The host's kernel log: timeouts and error recovery (`nvme nvme0: ...`). */
+  readonly log: KernelLog;
   private readonly memory: HostMemory;
   private readonly mr: RemoteMr;
+  private readonly instances = new Set<number>();
 
   /**
-   * @param opts the host, network, clock and identity.
+   * @param opts the host, network, clock, identity, timeout and log.
+   * @throws RangeError naming `timeoutNs` when it is not a positive finite number.
    * @throws KernelBug when the host's memory cannot be registered.
    */
   constructor(opts: NvmfInitiatorOptions) {
+    const timeoutNs = opts.timeoutNs ?? NVMF_DEFAULT_TIMEOUT_NS;
+    if (!(Number.isFinite(timeoutNs) && timeoutNs > 0)) throw new RangeError(`initiator ${opts.host.name}: timeoutNs ${timeoutNs}: expected a positive number of nanoseconds`);
     this.host = opts.host;
     this.network = opts.network;
     this.clock = opts.clock;
     this.hostnqn = opts.hostnqn ?? `nqn.2014-08.org.nvmexpress:uuid:${opts.host.name}`;
     this.kato = opts.kato ?? NVME_DEFAULT_KATO;
-    this.timeoutNs = opts.timeoutNs ?? NVMF_DEFAULT_TIMEOUT_NS;
+    this.timeoutNs = timeoutNs;
+    this.log = opts.log ?? new KernelLog(opts.clock);
     this.memory = new HostMemory(opts.host.memory.length);
     const mr = opts.host.regMr(0, opts.host.memory.length, IB_ACCESS_LOCAL_WRITE | IB_ACCESS_REMOTE_READ | IB_ACCESS_REMOTE_WRITE);
     if (isErr(mr)) throw new KernelBug(`initiator ${opts.host.name}: cannot register its memory (${mr})`);
@@ -582,14 +796,17 @@ export class NvmfInitiator {
    * @kernel nvme_rdma_create_ctrl / nvme_rdma_setup_ctrl (host)
    */
   connect(opts: NvmfConnectOptions): NvmfController | NvmfConnectError {
-    const ctrl = new NvmfController(this, opts, this.memory, this.mr);
+    let instance = 0;
+    while (this.instances.has(instance)) instance++;
+    this.instances.add(instance);
+    const ctrl = new NvmfController(this, opts, this.memory, this.mr, instance);
     const svcid = opts.trsvcid ?? NVME_RDMA_IP_PORT;
     const fail = (e: NvmfConnectError): NvmfConnectError => {
       ctrl.disconnect();
       return e;
     };
     const admin = this.connectQueue(ctrl, 0, NVME_AQ_DEPTH, opts.traddr, svcid);
-    if ('error' in admin) return admin;
+    if ('error' in admin) return fail(admin);
     ctrl.admin = admin;
     const c = ctrl.run(0, nvmfConnectCommand({ qid: 0, sqsize: NVME_AQ_DEPTH - 1, kato: this.kato * 1000 }), { write: this.connectData(opts.subsysnqn, NVME_CNTLID_DYNAMIC) });
     if (c.cqe === null || c.cqe.status !== 0) return fail({ error: `admin Connect to ${opts.subsysnqn} failed`, ...(c.cqe ? { status: c.cqe.status } : {}) });
@@ -621,10 +838,17 @@ export class NvmfInitiator {
       const r = ctrl.run(qid, nvmfConnectCommand({ qid, sqsize: depth - 1, kato: 0 }), { write: this.connectData(opts.subsysnqn, ctrl.cntlid) });
       if (r.cqe === null || r.cqe.status !== 0) return fail({ error: `I/O queue ${qid} Connect failed`, ...(r.cqe ? { status: r.cqe.status } : {}) });
     }
+    ctrl.state = 'live';
     ctrl.scanNamespaces();
+    if (ctrl.state !== 'live') return fail({ error: 'namespace scan failed: the controller entered error recovery' });
     ctrl.startKeepAlive(this.kato);
     if (opts.aen !== false) ctrl.startAen();
     return ctrl;
+  }
+
+  /** @internal frees a controller instance number (`nvme<N>`). @param n the instance. */
+  releaseInstance(n: number): void {
+    this.instances.delete(n);
   }
 
   private connectData(subsysnqn: string, cntlid: number): Uint8Array {

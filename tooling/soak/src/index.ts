@@ -33,6 +33,7 @@ export type { RaceAction, RaceCtx, RaceDef, RacePin, RaceRunResult } from './rac
 export {
   KERNEL_LINES,
   RACE_BATCH_IOS,
+  RACE_HANG_MARGIN_NS,
   RACE_IO_TIMEOUT_NS,
   RACE_NAMESPACE_BYTES,
   RACE_SETTLE_NS,

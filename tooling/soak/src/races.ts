@@ -36,8 +36,14 @@ export const RACE_SLOT_BLOCKS = 8;
 export const RACE_BATCH_IOS = 12;
 /** Racing actions fire at a step in `0 .. RACE_STEP_RANGE - 1` (a main program takes about 90 steps). */
 export const RACE_STEP_RANGE = 100;
-/** Virtual time a batch may take before its unfinished commands are reported (the host's timeout). */
+/**
+ * The host's request timeout in the races (the initiator's default): a command the target does
+ * not answer is cancelled by the host's error recovery by then. One still in flight on a live
+ * queue `RACE_HANG_MARGIN_NS` later is a hang.
+ */
 export const RACE_IO_TIMEOUT_NS = 30_000_000_000;
+/** Margin past the request timeout before a command counts as hung. */
+export const RACE_HANG_MARGIN_NS = 1_000_000_000;
 /** Virtual time given to teardown work (queue release, drains) before the leak check. */
 export const RACE_SETTLE_NS = 1_000_000_000;
 
@@ -300,7 +306,7 @@ function submit(ledger: WriteLedger, q: NvmfHostQueue, slot: number, nlb: number
 /** Runs the clock until every tracked I/O is done or the timeout passes; reports hangs. */
 function drain(bed: NvmetTestbed, tracked: readonly Tracked[], violations: string[]): void {
   const clock = bed.kernel.clock;
-  const limit = clock.now() + RACE_IO_TIMEOUT_NS;
+  const limit = clock.now() + RACE_IO_TIMEOUT_NS + RACE_HANG_MARGIN_NS;
   while (tracked.some((t) => !t.io.done) && clock.now() <= limit && clock.runNext());
   const stuck = tracked.filter((t) => !t.io.done);
   if (stuck.length === 0) return;

@@ -69,12 +69,19 @@ const NAMESPACE_BYTES = 16 * 2 ** 20;
 const SLOT_BLOCKS = 8;
 const IO_QUEUES = 2;
 /**
- * Virtual time a batch may take: longer than the target's own recovery (a fatal controller
- * status is found by the 30 s request timeout, then the controller resets and the command is
- * requeued), so only a command that never completes counts as a hang.
+ * The host's request timeout (`hostTimeoutNs`, as `nvme_core.io_timeout=120`): longer than the
+ * target's own recovery (a fatal controller status is found by the drive's 30 s request timeout,
+ * then the controller resets and the command is requeued), so the host gives up only on a
+ * command the target will never answer. It then runs error recovery: the commands in flight are
+ * reported lost, the controller is failed, and the next round reconnects (`ensureConnected`).
  */
 const IO_TIMEOUT_NS = 120_000_000_000;
 const SETTLE_NS = 1_000_000_000;
+/**
+ * Virtual time a batch may take before it counts as a hang: the host's request timeout plus a
+ * margin. Every command either completes or is cancelled by the host's error recovery by then.
+ */
+const HANG_LIMIT_NS = IO_TIMEOUT_NS + SETTLE_NS;
 /** How many details of violations and crashes a summary keeps. */
 const MAX_DETAILS = 20;
 
@@ -186,10 +193,14 @@ function outcomeOf(cqe: { status: number } | null): IoOutcome {
   return cqe.status === 0 ? 'ok' : 'failed';
 }
 
-/** Runs the clock until the I/Os are done or the host's timeout passes; returns hang messages. */
+/**
+ * Runs the clock until the I/Os are done (completed, or lost to the host's request timeout and
+ * error recovery); returns hang messages for any still in flight on a live queue after
+ * `HANG_LIMIT_NS`.
+ */
 function drain(bed: NvmetTestbed, ios: ReadonlyArray<{ io: NvmfIo; q: NvmfHostQueue }>): string[] {
   const clock = bed.kernel.clock;
-  const limit = clock.now() + IO_TIMEOUT_NS;
+  const limit = clock.now() + HANG_LIMIT_NS;
   while (ios.some((t) => !t.io.done) && clock.now() <= limit && clock.runNext());
   const stuck = ios.filter((t) => !t.io.done);
   const out = stuck.some((t) => t.q.alive) ? [`workload: ${stuck.filter((t) => t.q.alive).length} I/O(s) on a live queue never completed (hang)`] : [];
@@ -265,8 +276,8 @@ function workloadRound(w: Workload, rng: KernelRng, s: SoakSummary, lastRound: b
     s.violations++;
     detail(s, `${h} (fault armed: ${fault?.kind ?? 'none'})`);
   }
-  // As the host driver's request timeout does (error recovery), drop the association so the
-  // next round starts on a fresh one instead of a queue the target stopped answering.
+  // A hang is a model bug (the host's request timeout should have ended it): drop the
+  // association so the next round starts on a fresh one.
   if (hangs.length > 0) c.disconnect();
   if (rng.next() < SOAK_RECONNECT_CHANCE) {
     // Reconnect while the fault may still be armed: a refused connect is allowed (the next

@@ -93,6 +93,38 @@ describe('configfs sessions with hostile names and values: a failed operation ch
   });
 });
 
+describe('configfs names with a NUL byte or a slash (issue 9: the fuzzer generates them again)', () => {
+  it('mkdir/symlink/write with a NUL in a name: -EINVAL, nothing changes, nothing throws (regression: KernelBug from config_item); a session of them passes the check', () => {
+    const ctx = createFuzzContext('upstream');
+    const bed = fuzzTestbed(ctx);
+    const root = '/sys/kernel/config/nvmet';
+    const cfs = bed.kernel.configfs;
+    const before = configfsSnapshot(bed.kernel, bed.target);
+    expect(cfs.mkdir(`${root}/hosts/nul\u0000byte`)).toBe(-22);
+    expect(cfs.mkdir(`${root}/subsystems/\u0000`)).toBe(-22);
+    expect(cfs.symlink(`${root}/subsystems/${bed.subsysnqn}`, `${root}/ports/1/subsystems/a\u0000`)).toBe(-22);
+    expect(cfs.write(`${root}/subsystems/nul\u0000byte/attr_serial`, '1\n')).toBe(-22);
+    // A '/' splits the path: the parent 'a' does not exist.
+    expect(cfs.mkdir(`${root}/hosts/a/b`)).toBe(-2);
+    expect(configfsSnapshot(bed.kernel, bed.target)).toBe(before);
+    const session: ConfigfsSession = [
+      { op: 'mkdir', path: 'hosts/nul\u0000byte' },
+      { op: 'mkdir', path: 'subsystems/a/b' },
+      { op: 'symlink', target: 'hosts/nul\u0000byte', path: `subsystems/${bed.subsysnqn}/allowed_hosts/nul\u0000byte` },
+      { op: 'rmdir', path: 'subsystems/\u0000' },
+    ];
+    expect(CONFIGFS_FUZZ.check(ctx, session)).toBeNull();
+  });
+
+  it('the configfs arbitrary draws names with a NUL byte again', () => {
+    const ctx = createFuzzContext('v2');
+    const sessions = fc.sample(CONFIGFS_FUZZ.arbitrary(ctx), { seed: 46, numRuns: 200 });
+    const paths = sessions.flat().map((o) => o.path);
+    expect(paths.some((p) => p.includes('\u0000'))).toBe(true);
+    expect(paths.some((p) => p.includes('a/b'))).toBe(true);
+  });
+});
+
 describe('applyJsonOps (the mutation engine of the JSON fuzzers)', () => {
   it('inserts copies: editing an inserted value changes neither the shared value nor makes the document circular (regression: soak crash "Converting circular structure to JSON")', () => {
     const shared = { traddr: '192.168.0.1' };
