@@ -11,7 +11,7 @@ export type { Kconfig, KernelConfig, P2pdmaPolicy } from './config';
 export { ConfigError, DEFAULT_KERNEL_CONFIG, makeKernelConfig, P2PDMA_POLICIES } from './config';
 export { Completion } from './completion';
 export type { ConfigAttribute, ConfigItemType } from './configfs';
-export { CONFIGFS_ROOT, ConfigGroup, ConfigItem, Configfs } from './configfs';
+export { CONFIGFS_PATH_NUL_ERRNO, CONFIGFS_ROOT, ConfigGroup, ConfigItem, Configfs } from './configfs';
 export type { BusType, DeviceDriver, DeviceOptions, DmaOpsKind } from './device';
 export {
   ancestors,

@@ -50,6 +50,7 @@ export type {
   NvmfCompletionResult,
   NvmfConnectError,
   NvmfConnectOptions,
+  NvmfCtrlState,
   NvmfInitiatorOptions,
   NvmfIo,
   NvmfNamespace,
