@@ -27,7 +27,7 @@ export class SparseBytes {
       const off = at % PAGE_SIZE;
       const chunk = Math.min(PAGE_SIZE - off, len - pos);
       const page = this.pages.get((at - off) / PAGE_SIZE);
-      if (page !== undefined) out.set(page.subarray(off, off + chunk), pos);
+      if (page !== undefined) out.set(chunk === PAGE_SIZE ? page : page.subarray(off, off + chunk), pos);
       else if (!outIsZeroed) out.fill(0, pos, pos + chunk);
       pos += chunk;
     }
@@ -51,7 +51,7 @@ export class SparseBytes {
         page = new Uint8Array(PAGE_SIZE);
         this.pages.set(pfn, page);
       }
-      page.set(data.subarray(pos, pos + chunk), off);
+      page.set(chunk === len ? data : data.subarray(pos, pos + chunk), off);
       pos += chunk;
     }
   }

@@ -11,6 +11,7 @@
  * @kernel include/linux/nvme.h (struct nvme_command, struct nvme_completion, enum nvme_opcode,
  *   enum nvme_admin_opcode, NVME_ID_CNS_*, NVME_FEAT_*, NVME_QUEUE_PHYS_CONTIG, ...)
  */
+import { getLe64, setLe64 } from './internal/le64';
 import type { NvmeStatus } from './nvme-status';
 import { nvmeStatusFromCqeField, nvmeStatusToCqeField } from './nvme-status';
 
@@ -171,10 +172,6 @@ export function nvmeCommand(opcode: number): NvmeCommand {
   };
 }
 
-function u64ToNumber(v: bigint): number {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : NVME_ADDR_INVALID;
-}
-
 /**
  * Encodes a command as the 64 little-endian bytes the controller fetches.
  * @param cmd the command (addresses must be safe non-negative integers).
@@ -189,9 +186,9 @@ export function nvmeEncodeCommand(cmd: NvmeCommand, out: Uint8Array = new Uint8A
   v.setUint32(4, cmd.nsid >>> 0, true);
   v.setUint32(8, cmd.cdw2 >>> 0, true);
   v.setUint32(12, cmd.cdw3 >>> 0, true);
-  v.setBigUint64(16, BigInt(cmd.metadata), true);
-  v.setBigUint64(24, BigInt(cmd.prp1), true);
-  v.setBigUint64(32, BigInt(cmd.prp2), true);
+  setLe64(v, 16, cmd.metadata);
+  setLe64(v, 24, cmd.prp1);
+  setLe64(v, 32, cmd.prp2);
   v.setUint32(40, cmd.cdw10 >>> 0, true);
   v.setUint32(44, cmd.cdw11 >>> 0, true);
   v.setUint32(48, cmd.cdw12 >>> 0, true);
@@ -215,9 +212,9 @@ export function nvmeDecodeCommand(bytes: Uint8Array): NvmeCommand {
     nsid: v.getUint32(4, true),
     cdw2: v.getUint32(8, true),
     cdw3: v.getUint32(12, true),
-    metadata: u64ToNumber(v.getBigUint64(16, true)),
-    prp1: u64ToNumber(v.getBigUint64(24, true)),
-    prp2: u64ToNumber(v.getBigUint64(32, true)),
+    metadata: getLe64(v, 16, NVME_ADDR_INVALID),
+    prp1: getLe64(v, 24, NVME_ADDR_INVALID),
+    prp2: getLe64(v, 32, NVME_ADDR_INVALID),
     cdw10: v.getUint32(40, true),
     cdw11: v.getUint32(44, true),
     cdw12: v.getUint32(48, true),

@@ -84,14 +84,20 @@ export const NVME_CMD_OFFSETS = {
   control: 50,
 } as const;
 
+const TWO_32 = 2 ** 32;
+/** High half of 2^53, the first value that is not a safe integer. */
+const HI_UNSAFE = 2 ** 21;
+
+// 64-bit fields as two 32-bit halves: no BigInt allocation per access on the I/O path.
 function readU64(dv: DataView, off: number): number {
-  const v = dv.getBigUint64(off, true);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? NVME_U64_INVALID : Number(v);
+  const hi = dv.getUint32(off + 4, true);
+  return hi >= HI_UNSAFE ? NVME_U64_INVALID : hi * TWO_32 + dv.getUint32(off, true);
 }
 
 function writeU64(dv: DataView, off: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new KernelBug(`nvme_command: 64-bit field ${v} is not a non-negative safe integer`);
-  dv.setBigUint64(off, BigInt(v), true);
+  dv.setUint32(off, v >>> 0, true);
+  dv.setUint32(off + 4, Math.floor(v / TWO_32), true);
 }
 
 /**

@@ -174,6 +174,8 @@ export class NvmeController implements NvmeRegisterTarget {
   private readonly ns = new Map<number, NvmeNamespaceMedia>();
   private readonly injections: Array<Required<Omit<NvmeStatusInjection, 'opcode'>> & { opcode: number | null }> = [];
   private attached = false;
+  /** Doorbell stride in bytes (CAP.DSTRD, fixed for the controller's life). */
+  private readonly dbStride: number;
 
   /**
    * @param pdev the function.
@@ -185,6 +187,7 @@ export class NvmeController implements NvmeRegisterTarget {
     this.pdev = pdev;
     this.config = config;
     this.log = pdev.kernel.log;
+    this.dbStride = 4 << nvmeCapDecode(config.cap).dstrd;
     this.dma = new NvmeDmaEngine(pdev, fabric, () => this.cmb);
     this.regs = new RegisterFile<NvmeRegisterTarget>(NVME_CONTROLLER_REGISTERS, this, (m) => {
       this.stats.badRegisterAccesses++;
@@ -427,7 +430,7 @@ export class NvmeController implements NvmeRegisterTarget {
   }
 
   private doorbellWrite(off: number, data: Uint8Array): void {
-    const stride = 4 << nvmeCapDecode(this.cap).dstrd;
+    const stride = this.dbStride;
     const idx = (off - NVME_REG_DBS) / stride;
     const bad = (why: string): void => {
       this.stats.badDoorbellWrites++;
@@ -522,7 +525,7 @@ export class NvmeController implements NvmeRegisterTarget {
     const admin = qid === 0;
     if (admin) this.stats.adminCommands++;
     else this.stats.ioCommands++;
-    const inj = this.injections.find((i) => i.admin === admin && (i.opcode === null || i.opcode === cmd.opcode));
+    const inj = this.injections.length === 0 ? undefined : this.injections.find((i) => i.admin === admin && (i.opcode === null || i.opcode === cmd.opcode));
     let out: CommandOutcome;
     if (inj !== undefined) {
       if (--inj.times === 0) this.injections.splice(this.injections.indexOf(inj), 1);
