@@ -270,7 +270,8 @@ export class NvmfHostQueue {
     capsule.set(cmd.bytes, 0);
     if (inline !== null) capsule.set(inline, NVME_COMMAND_SIZE);
     this.pending.set(cid, { io, buf, readBack: buf !== null && write === undefined, onDone });
-    if (this.qp.postSend(capsule) !== 0) this.fail(cid);
+    // The capsule is fresh and never used again here: handed over without another copy.
+    if (this.qp.postSendOwned(capsule) !== 0) this.fail(cid);
     return io;
   }
 
