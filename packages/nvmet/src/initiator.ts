@@ -52,6 +52,7 @@ import {
   nvmfPropertyGetCommand,
   nvmfPropertySetCommand,
 } from './nvme-fabrics';
+import { newCapsule } from './internal/capsule-slab';
 import type { NvmeIdCtrl } from './nvme-identify';
 import {
   NVME_AER_NOTICE_NS_CHANGED,
@@ -266,7 +267,7 @@ export class NvmfHostQueue {
         cmd.sglKey = 0;
       }
     }
-    const capsule = new Uint8Array(NVME_COMMAND_SIZE + (inline?.length ?? 0));
+    const capsule = newCapsule(NVME_COMMAND_SIZE + (inline?.length ?? 0));
     capsule.set(cmd.bytes, 0);
     if (inline !== null) capsule.set(inline, NVME_COMMAND_SIZE);
     this.pending.set(cid, { io, buf, readBack: buf !== null && write === undefined, onDone });
