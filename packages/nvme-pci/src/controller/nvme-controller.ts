@@ -176,6 +176,8 @@ export class NvmeController implements NvmeRegisterTarget {
   private attached = false;
   /** Doorbell stride in bytes (CAP.DSTRD, fixed for the controller's life). */
   private readonly dbStride: number;
+  /** Where `fetch` reads a submission queue entry. */
+  private readonly sqeBuf = new Uint8Array(NVME_SQE_SIZE);
 
   /**
    * @param pdev the function.
@@ -494,7 +496,8 @@ export class NvmeController implements NvmeRegisterTarget {
   }
 
   private fetch(sq: NvmeSubmissionQueue): NvmeCommand | null {
-    const buf = new Uint8Array(NVME_SQE_SIZE);
+    // One fetch buffer per controller: the entry is decoded before anything else runs.
+    const buf = this.sqeBuf;
     const r = this.dma.read(sq.base + sq.head * NVME_SQE_SIZE, buf);
     if (r.status !== 'ok') {
       this.csts |= NVME_CSTS_CFS;
