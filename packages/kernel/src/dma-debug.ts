@@ -156,18 +156,19 @@ export class DmaDebug {
         }
         continue;
       }
-      const addr = hex(ref.dmaAddress, 16);
+      // Formatted only when a problem is reported (not on every good unmap).
+      const addr = (): string => hex(ref.dmaAddress, 16);
       const problems: string[] = [];
       if (ref.size !== e.size) {
-        problems.push(`device driver frees DMA memory with different size [device address=${addr}] [map size=${e.size} bytes] [unmap size=${ref.size} bytes]`);
+        problems.push(`device driver frees DMA memory with different size [device address=${addr()}] [map size=${e.size} bytes] [unmap size=${ref.size} bytes]`);
       }
       if (ref.type !== e.type) {
         problems.push(
-          `device driver frees DMA memory with wrong function [device address=${addr}] [size=${ref.size} bytes] [mapped as ${DMA_DEBUG_TYPE_NAMES[e.type]}] [unmapped as ${DMA_DEBUG_TYPE_NAMES[ref.type]}]`,
+          `device driver frees DMA memory with wrong function [device address=${addr()}] [size=${ref.size} bytes] [mapped as ${DMA_DEBUG_TYPE_NAMES[e.type]}] [unmapped as ${DMA_DEBUG_TYPE_NAMES[ref.type]}]`,
         );
       } else if (e.type === 'coherent' && ref.phys !== e.pfn * PAGE_SIZE + e.offset) {
         problems.push(
-          `device driver frees DMA memory with different CPU address [device address=${addr}] [size=${ref.size} bytes] [cpu alloc address=${hex(e.pfn * PAGE_SIZE + e.offset, 16)}] [cpu free address=${hex(ref.phys, 16)}]`,
+          `device driver frees DMA memory with different CPU address [device address=${addr()}] [size=${ref.size} bytes] [cpu alloc address=${hex(e.pfn * PAGE_SIZE + e.offset, 16)}] [cpu free address=${hex(ref.phys, 16)}]`,
         );
       }
       if (ref.sgCallEnts !== 0 && ref.type === 'sg' && ref.sgCallEnts !== e.sgCallEnts) {
@@ -175,7 +176,7 @@ export class DmaDebug {
       }
       if (ref.direction !== e.direction) {
         problems.push(
-          `device driver frees DMA memory with different direction [device address=${addr}] [size=${ref.size} bytes] [mapped with ${DIR_NAMES[e.direction]}] [unmapped with ${DIR_NAMES[ref.direction]}]`,
+          `device driver frees DMA memory with different direction [device address=${addr()}] [size=${ref.size} bytes] [mapped with ${DIR_NAMES[e.direction]}] [unmapped with ${DIR_NAMES[ref.direction]}]`,
         );
       }
       for (const p of problems) this.report(ref.dev, p);

@@ -11,6 +11,7 @@
  * @kernel include/linux/nvme.h (struct nvme_command, struct nvme_completion, enum nvme_opcode,
  *   enum nvme_admin_opcode, NVME_ID_CNS_*, NVME_FEAT_*, NVME_QUEUE_PHYS_CONTIG, ...)
  */
+import { getLe16, getLe32, getLe64Bytes, putLe16, putLe32, setLe64Bytes } from './internal/le64';
 import type { NvmeStatus } from './nvme-status';
 import { nvmeStatusFromCqeField, nvmeStatusToCqeField } from './nvme-status';
 
@@ -171,8 +172,12 @@ export function nvmeCommand(opcode: number): NvmeCommand {
   };
 }
 
-function u64ToNumber(v: bigint): number {
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : NVME_ADDR_INVALID;
+/**
+ * The `size` bytes of an entry starting at `bytes`: `bytes` itself when it is long enough,
+ * else a view of its buffer (a RangeError when the buffer ends first, as a DataView of it did).
+ */
+function entryBytes(bytes: Uint8Array, size: number): Uint8Array {
+  return bytes.length >= size ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, size);
 }
 
 /**
@@ -182,22 +187,22 @@ function u64ToNumber(v: bigint): number {
  * @returns the bytes.
  */
 export function nvmeEncodeCommand(cmd: NvmeCommand, out: Uint8Array = new Uint8Array(NVME_SQE_SIZE)): Uint8Array {
-  const v = new DataView(out.buffer, out.byteOffset, NVME_SQE_SIZE);
-  v.setUint8(0, cmd.opcode & 0xff);
-  v.setUint8(1, cmd.flags & 0xff);
-  v.setUint16(2, cmd.commandId & 0xffff, true);
-  v.setUint32(4, cmd.nsid >>> 0, true);
-  v.setUint32(8, cmd.cdw2 >>> 0, true);
-  v.setUint32(12, cmd.cdw3 >>> 0, true);
-  v.setBigUint64(16, BigInt(cmd.metadata), true);
-  v.setBigUint64(24, BigInt(cmd.prp1), true);
-  v.setBigUint64(32, BigInt(cmd.prp2), true);
-  v.setUint32(40, cmd.cdw10 >>> 0, true);
-  v.setUint32(44, cmd.cdw11 >>> 0, true);
-  v.setUint32(48, cmd.cdw12 >>> 0, true);
-  v.setUint32(52, cmd.cdw13 >>> 0, true);
-  v.setUint32(56, cmd.cdw14 >>> 0, true);
-  v.setUint32(60, cmd.cdw15 >>> 0, true);
+  const b = entryBytes(out, NVME_SQE_SIZE);
+  b[0] = cmd.opcode & 0xff;
+  b[1] = cmd.flags & 0xff;
+  putLe16(b, 2, cmd.commandId);
+  putLe32(b, 4, cmd.nsid);
+  putLe32(b, 8, cmd.cdw2);
+  putLe32(b, 12, cmd.cdw3);
+  setLe64Bytes(b, 16, cmd.metadata);
+  setLe64Bytes(b, 24, cmd.prp1);
+  setLe64Bytes(b, 32, cmd.prp2);
+  putLe32(b, 40, cmd.cdw10);
+  putLe32(b, 44, cmd.cdw11);
+  putLe32(b, 48, cmd.cdw12);
+  putLe32(b, 52, cmd.cdw13);
+  putLe32(b, 56, cmd.cdw14);
+  putLe32(b, 60, cmd.cdw15);
   return out;
 }
 
@@ -207,23 +212,23 @@ export function nvmeEncodeCommand(cmd: NvmeCommand, out: Uint8Array = new Uint8A
  * @returns the command.
  */
 export function nvmeDecodeCommand(bytes: Uint8Array): NvmeCommand {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, NVME_SQE_SIZE);
+  const b = entryBytes(bytes, NVME_SQE_SIZE);
   return {
-    opcode: v.getUint8(0),
-    flags: v.getUint8(1),
-    commandId: v.getUint16(2, true),
-    nsid: v.getUint32(4, true),
-    cdw2: v.getUint32(8, true),
-    cdw3: v.getUint32(12, true),
-    metadata: u64ToNumber(v.getBigUint64(16, true)),
-    prp1: u64ToNumber(v.getBigUint64(24, true)),
-    prp2: u64ToNumber(v.getBigUint64(32, true)),
-    cdw10: v.getUint32(40, true),
-    cdw11: v.getUint32(44, true),
-    cdw12: v.getUint32(48, true),
-    cdw13: v.getUint32(52, true),
-    cdw14: v.getUint32(56, true),
-    cdw15: v.getUint32(60, true),
+    opcode: b[0]!,
+    flags: b[1]!,
+    commandId: getLe16(b, 2),
+    nsid: getLe32(b, 4),
+    cdw2: getLe32(b, 8),
+    cdw3: getLe32(b, 12),
+    metadata: getLe64Bytes(b, 16, NVME_ADDR_INVALID),
+    prp1: getLe64Bytes(b, 24, NVME_ADDR_INVALID),
+    prp2: getLe64Bytes(b, 32, NVME_ADDR_INVALID),
+    cdw10: getLe32(b, 40),
+    cdw11: getLe32(b, 44),
+    cdw12: getLe32(b, 48),
+    cdw13: getLe32(b, 52),
+    cdw14: getLe32(b, 56),
+    cdw15: getLe32(b, 60),
   };
 }
 
@@ -253,13 +258,13 @@ export interface NvmeCompletion {
  * @returns the bytes.
  */
 export function nvmeEncodeCompletion(c: NvmeCompletion, out: Uint8Array = new Uint8Array(NVME_CQE_SIZE)): Uint8Array {
-  const v = new DataView(out.buffer, out.byteOffset, NVME_CQE_SIZE);
-  v.setUint32(0, c.result >>> 0, true);
-  v.setUint32(4, 0, true);
-  v.setUint16(8, c.sqHead & 0xffff, true);
-  v.setUint16(10, c.sqId & 0xffff, true);
-  v.setUint16(12, c.commandId & 0xffff, true);
-  v.setUint16(14, nvmeStatusToCqeField(c.status, c.phase), true);
+  const b = entryBytes(out, NVME_CQE_SIZE);
+  putLe32(b, 0, c.result);
+  putLe32(b, 4, 0);
+  putLe16(b, 8, c.sqHead);
+  putLe16(b, 10, c.sqId);
+  putLe16(b, 12, c.commandId);
+  putLe16(b, 14, nvmeStatusToCqeField(c.status, c.phase));
   return out;
 }
 
@@ -269,13 +274,13 @@ export function nvmeEncodeCompletion(c: NvmeCompletion, out: Uint8Array = new Ui
  * @returns the completion.
  */
 export function nvmeDecodeCompletion(bytes: Uint8Array): NvmeCompletion {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, NVME_CQE_SIZE);
-  const field = v.getUint16(14, true);
+  const b = entryBytes(bytes, NVME_CQE_SIZE);
+  const field = getLe16(b, 14);
   return {
-    result: v.getUint32(0, true),
-    sqHead: v.getUint16(8, true),
-    sqId: v.getUint16(10, true),
-    commandId: v.getUint16(12, true),
+    result: getLe32(b, 0),
+    sqHead: getLe16(b, 8),
+    sqId: getLe16(b, 10),
+    commandId: getLe16(b, 12),
     status: nvmeStatusFromCqeField(field),
     phase: field & 1,
   };

@@ -39,6 +39,7 @@ import {
 import type { BlkStatus, Request } from '@p2pdma/blk';
 import { BLK_STS_IOERR, BLK_STS_OK, BLK_STS_RESOURCE, BLK_STS_TARGET, blkRqBytes, blkRqMapSg, reqIsPciP2pdma, rqDataDir, WRITE } from '@p2pdma/blk';
 import { isPciP2pdmaPage, pciP2pdmaMapSg, pciP2pdmaMapSgtable, pciP2pdmaUnmapSg } from '@p2pdma/p2pdma';
+import { setLe64 } from './internal/le64';
 import type { NvmeCommand } from './nvme-command';
 import type { NvmeRequest } from './nvme-core';
 import type { NvmeDev } from './nvme-dev';
@@ -94,7 +95,7 @@ function dmaDir(rq: Request): typeof DMA_TO_DEVICE | typeof DMA_FROM_DEVICE {
 }
 
 function putLe64(buf: DataView, i: number, v: number): void {
-  buf.setBigUint64(i * 8, BigInt(v), true);
+  setLe64(buf, i * 8, v);
 }
 
 /**

@@ -244,7 +244,8 @@ export function nvmeProcessCq(q: NvmeQueue): number {
       q.cqPhase ^= 1;
     }
     n++;
-    handleCqe(q, entry.slice());
+    // handleCqe decodes the entry before anything else runs, so the buffer is reused as is.
+    handleCqe(q, entry);
   }
   if (n > 0) writel(kernel, q.cqDoorbell, q.cqHead);
   return n;

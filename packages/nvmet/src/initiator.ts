@@ -68,6 +68,7 @@ import {
   nvmfPropertyGetCommand,
   nvmfPropertySetCommand,
 } from './nvme-fabrics';
+import { newCapsule } from './internal/capsule-slab';
 import type { NvmeIdCtrl } from './nvme-identify';
 import {
   NVME_AER_NOTICE_NS_CHANGED,
@@ -349,7 +350,7 @@ export class NvmfHostQueue {
         cmd.sglKey = 0;
       }
     }
-    const capsule = new Uint8Array(NVME_COMMAND_SIZE + (inline?.length ?? 0));
+    const capsule = newCapsule(NVME_COMMAND_SIZE + (inline?.length ?? 0));
     capsule.set(cmd.bytes, 0);
     if (inline !== null) capsule.set(inline, NVME_COMMAND_SIZE);
     const clock = c.initiator.clock;
@@ -358,7 +359,8 @@ export class NvmfHostQueue {
     // blk_add_timer: the queue's one timer is armed when the first command goes in flight; a
     // later command's deadline is never earlier (same timeout), so an armed timer stays as is.
     if (timed && this.timer === null) this.armTimer(timeout);
-    if (this.qp.postSend(capsule) !== 0) this.fail(cid);
+    // The capsule is fresh and never used again here: handed over without another copy.
+    if (this.qp.postSendOwned(capsule) !== 0) this.fail(cid);
     return io;
   }
 

@@ -13,6 +13,7 @@
  *   struct nvme_completion, enum nvme_opcode, enum nvme_admin_opcode)
  */
 import { KernelBug } from '@p2pdma/kernel';
+import { newEntryBytes } from './internal/entry-slab';
 import type { NvmeStatus } from './nvme-status';
 import { NVME_RW_FUA, nvme_admin_abort_cmd, nvme_admin_async_event, nvme_admin_get_features, nvme_admin_get_log_page, nvme_admin_identify, nvme_admin_set_features, nvme_cmd_dsm, nvme_cmd_flush, nvme_cmd_read, nvme_cmd_write, nvme_cmd_write_zeroes } from '@p2pdma/nvme-pci';
 
@@ -84,14 +85,20 @@ export const NVME_CMD_OFFSETS = {
   control: 50,
 } as const;
 
+const TWO_32 = 2 ** 32;
+/** High half of 2^53, the first value that is not a safe integer. */
+const HI_UNSAFE = 2 ** 21;
+
+// 64-bit fields as two 32-bit halves: no BigInt allocation per access on the I/O path.
 function readU64(dv: DataView, off: number): number {
-  const v = dv.getBigUint64(off, true);
-  return v > BigInt(Number.MAX_SAFE_INTEGER) ? NVME_U64_INVALID : Number(v);
+  const hi = dv.getUint32(off + 4, true);
+  return hi >= HI_UNSAFE ? NVME_U64_INVALID : hi * TWO_32 + dv.getUint32(off, true);
 }
 
 function writeU64(dv: DataView, off: number, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new KernelBug(`nvme_command: 64-bit field ${v} is not a non-negative safe integer`);
-  dv.setBigUint64(off, BigInt(v), true);
+  dv.setUint32(off, v >>> 0, true);
+  dv.setUint32(off + 4, Math.floor(v / TWO_32), true);
 }
 
 /**
@@ -112,8 +119,10 @@ export class NvmeCommand {
     if (bytes !== undefined && bytes.length !== NVME_COMMAND_SIZE) {
       throw new KernelBug(`nvme_command: ${bytes.length} bytes, expected ${NVME_COMMAND_SIZE}`);
     }
-    this.bytes = bytes === undefined ? new Uint8Array(NVME_COMMAND_SIZE) : bytes.slice();
-    this.dv = new DataView(this.bytes.buffer, this.bytes.byteOffset, NVME_COMMAND_SIZE);
+    const own = newEntryBytes(NVME_COMMAND_SIZE);
+    if (bytes !== undefined) own.set(bytes);
+    this.bytes = own;
+    this.dv = new DataView(own.buffer, own.byteOffset, NVME_COMMAND_SIZE);
   }
 
   /** Opcode. */
@@ -344,8 +353,8 @@ export class NvmeCompletion {
    * @returns a new buffer.
    */
   encode(): Uint8Array {
-    const out = new Uint8Array(NVME_COMPLETION_SIZE);
-    const dv = new DataView(out.buffer);
+    const out = newEntryBytes(NVME_COMPLETION_SIZE);
+    const dv = new DataView(out.buffer, out.byteOffset, NVME_COMPLETION_SIZE);
     writeU64(dv, 0, this.result);
     dv.setUint16(8, this.sqHead, true);
     dv.setUint16(10, this.sqId, true);
@@ -362,13 +371,16 @@ export class NvmeCompletion {
    */
   static decode(bytes: Uint8Array): NvmeCompletion {
     if (bytes.length < NVME_COMPLETION_SIZE) throw new KernelBug(`nvme_completion: ${bytes.length} bytes, expected ${NVME_COMPLETION_SIZE}`);
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, NVME_COMPLETION_SIZE);
+    // Read on the bytes: a DataView would move a small on-heap array off-heap first.
+    const b = bytes;
     const c = new NvmeCompletion();
-    c.result = readU64(dv, 0);
-    c.sqHead = dv.getUint16(8, true);
-    c.sqId = dv.getUint16(10, true);
-    c.commandId = dv.getUint16(12, true);
-    c.status = dv.getUint16(14, true) >>> 1;
+    const hi = (b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24)) >>> 0;
+    const lo = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
+    c.result = hi >= HI_UNSAFE ? NVME_U64_INVALID : hi * TWO_32 + lo;
+    c.sqHead = b[8]! | (b[9]! << 8);
+    c.sqId = b[10]! | (b[11]! << 8);
+    c.commandId = b[12]! | (b[13]! << 8);
+    c.status = (b[14]! | (b[15]! << 8)) >>> 1;
     return c;
   }
 }

@@ -594,13 +594,15 @@ export class NvmetRdmaTransport implements NvmetFabricsOps {
       this.errorComp(queue);
       return;
     }
-    const bytes = this.target.kernel.memory.cpuRead(cmd.capsule.phys, NVME_COMMAND_SIZE);
+    // Read the capsule's command straight into a fresh command's own bytes (no second copy).
+    const command = new NvmeCommand();
+    const bytes = this.target.kernel.memory.cpuRead(cmd.capsule.phys, NVME_COMMAND_SIZE, command.bytes);
     if (isErr(bytes)) {
       this.putRsp(rsp);
       return;
     }
     rsp.cmd = cmd;
-    rsp.req = new NvmetReq(new NvmeCommand(bytes));
+    rsp.req = new NvmetReq(command);
     rsp.req.transportData = rsp;
     if (queue.state !== 'live') {
       queue.rspWaitList.push(rsp);

@@ -227,6 +227,8 @@ interface UpRoute {
   readonly steps: readonly Step[];
   readonly hops: readonly RouteHop[];
   readonly end: BarEnd | (Omit<BarEnd, 'kind'> & { kind: 'internal' }) | { kind: 'rc'; hb: PciHostBridge } | FailEnd;
+  /** For an `rc` end: `steps` plus the (non-peer) root complex entry, built on first use. */
+  rcSteps?: readonly Step[];
 }
 
 interface DownRoute {
@@ -252,6 +254,12 @@ function narrow(acc: Acc, lo: number, hi: number): void {
 function hexAddr(n: number): string {
   return `0x${n.toString(16)}`;
 }
+
+/** The result of every successful transaction (shared, never mutated). */
+const TRANSACTION_OK: TransactionResult = Object.freeze({ status: 'ok' });
+
+/** The hops of a resolved data transfer (only describeRoute builds them). */
+const NO_HOPS: readonly RouteHop[] = Object.freeze([]);
 
 /** Cap on recorded failures (older ones are dropped first; `counters().errors` keeps the total). */
 export const FABRIC_ERROR_LOG_CAPACITY = 10_000;
@@ -557,8 +565,9 @@ export class Fabric {
     let pos = 0;
     while (pos < buf.length) {
       const a = addr + pos;
-      const r = this.resolve(initiator, a, buf.length - pos, dir);
-      const part = buf.subarray(pos, pos + r.len);
+      // Hops (and their names) are built only when a fault injector may need the target's name.
+      const r = this.resolve(initiator, a, buf.length - pos, dir, this.faults !== null);
+      const part = r.len === buf.length ? buf : buf.subarray(pos, pos + r.len);
       const f = this.faults === null ? null : this.faults.onRoute(initiator, a, r.len, r.steps, r.hops[r.hops.length - 1]?.name ?? initiator.name);
       const res = f === null ? this.apply(initiator, r, part, dir) : { status: f.status, at: f.at };
       if (res.status !== 'ok') {
@@ -569,7 +578,7 @@ export class Fabric {
       }
       pos += r.len;
     }
-    return first ?? { status: 'ok' };
+    return first ?? TRANSACTION_OK;
   }
 
   /** Records a transfer failed whole by an injected fault (nothing moves). */
@@ -578,38 +587,42 @@ export class Fabric {
     return { status: f.status, at: f.at };
   }
 
-  /** Where one part of a transfer goes: steps to count, the target, or the failure. */
-  private resolve(initiator: PciDev, addr: number, maxLen: number, dir: DmaDirection): Resolved {
+  /**
+   * Where one part of a transfer goes: steps to count, the target, or the failure. The hops
+   * (and their address strings) are built only when `withHops` is set (describeRoute); data
+   * transfers get an empty list.
+   */
+  private resolve(initiator: PciDev, addr: number, maxLen: number, dir: DmaDirection, withHops = true): Resolved {
     const up = this.upRoute(initiator, addr);
     let len = Math.min(maxLen, up.hi - addr);
     const end = up.end;
-    const done = (r: Omit<Resolved, 'len'>): Resolved => ({ ...r, len });
     if (end.kind === 'internal' || end.kind === 'bar') {
       const target = { dev: end.dev, bar: end.bar, offset: addr - end.base };
-      return done({ steps: up.steps, hops: up.hops, target, internal: end.kind === 'internal', dram: null, fail: null });
+      return { len, steps: up.steps, hops: up.hops, target, internal: end.kind === 'internal', dram: null, fail: null };
     }
-    if (end.kind === 'error') return done({ steps: up.steps, hops: up.hops, target: null, internal: false, dram: null, fail: end });
+    if (end.kind === 'error') return { len, steps: up.steps, hops: up.hops, target: null, internal: false, dram: null, fail: end };
     // At the root complex of the initiator's host bridge.
     const hbIn = end.hb;
-    const hops: RouteHop[] = [...up.hops, { kind: 'root-complex', name: hbIn.name }];
-    const inStep: Step = { kind: 'rc', rc: this.rcs.get(hbIn)!, dir: 'in', peer: false };
-    const upSteps = [...up.steps, inStep];
-    const failAt = (status: Exclude<TransactionStatus, 'ok'>, at: string, reason: string): Resolved =>
-      done({ steps: upSteps, hops, target: null, internal: false, dram: null, fail: { status, at, reason } });
-    const rcName = `root complex ${hbIn.name}`;
+    const hops: RouteHop[] | null = withHops ? [...up.hops, { kind: 'root-complex', name: hbIn.name }] : null;
+    // The steps up to and into the root complex are the same on every call: built once per route.
+    let upSteps = up.rcSteps;
+    if (upSteps === undefined) {
+      upSteps = [...up.steps, { kind: 'rc', rc: this.rcs.get(hbIn)!, dir: 'in', peer: false }];
+      up.rcSteps = upSteps;
+    }
     let phys: number;
     const group = initiator.iommuGroup;
     if (this.kernel.iommu.enabled && group !== null) {
       const t = group.domain.lookup(addr);
       const at = `iommu group ${group.id}`;
       if (t === null || (t.prot & (dir === 'write' ? IOMMU_WRITE : IOMMU_READ)) === 0) {
-        hops.push({ kind: 'iommu', name: at, detail: 'fault' });
+        hops?.push({ kind: 'iommu', name: at, detail: 'fault' });
         const reason = t === null ? `no IOMMU mapping for IOVA ${hexAddr(addr)} in domain ${group.domain.id}` : `IOVA ${hexAddr(addr)} is not mapped for ${dir}`;
-        return failAt('iommu-fault', at, reason);
+        return rcFail(len, upSteps, hops, 'iommu-fault', at, reason);
       }
       phys = t.phys;
       len = Math.min(len, t.len);
-      hops.push({ kind: 'iommu', name: at, detail: `${hexAddr(addr)} -> ${hexAddr(phys)}` });
+      hops?.push({ kind: 'iommu', name: at, detail: `${hexAddr(addr)} -> ${hexAddr(phys)}` });
     } else {
       // No translation: a bus address of this host bridge, else RAM, else another host bridge's window.
       const own = this.busWindows.get(hbIn)!.locate(addr);
@@ -623,7 +636,7 @@ export class Fabric {
           const other = this.cpuWindows.locate(addr);
           len = Math.min(len, other.hi - addr);
           if (other.hit === null || other.hit.value.hb === hbIn) {
-            return failAt('ur', rcName, `bus address ${hexAddr(addr)} is in no window of ${hbIn.name}, not System RAM, and in no other host bridge's window`);
+            return rcFail(len, upSteps, hops, 'ur', `root complex ${hbIn.name}`, `bus address ${hexAddr(addr)} is in no window of ${hbIn.name}, not System RAM, and in no other host bridge's window`);
           }
           phys = addr;
         }
@@ -632,23 +645,23 @@ export class Fabric {
     const ram = this.ram.locate(phys);
     len = Math.min(len, ram.hi - phys);
     if (ram.hit !== null) {
-      hops.push({ kind: 'dram', name: 'System RAM', detail: hexAddr(phys) });
-      return done({ steps: upSteps, hops, target: null, internal: false, dram: phys, fail: null });
+      hops?.push({ kind: 'dram', name: 'System RAM', detail: hexAddr(phys) });
+      return { len, steps: upSteps, hops: hops ?? NO_HOPS, target: null, internal: false, dram: phys, fail: null };
     }
     const win = this.cpuWindows.locate(phys);
     len = Math.min(len, win.hi - phys);
-    if (win.hit === null) return failAt('ur', rcName, `CPU address ${hexAddr(phys)} is neither System RAM nor in a host bridge window`);
+    if (win.hit === null) return rcFail(len, upSteps, hops, 'ur', `root complex ${hbIn.name}`, `CPU address ${hexAddr(phys)} is neither System RAM nor in a host bridge window`);
     const hbT = win.hit.value.hb;
     const dropper = hbIn.peerForwarding === 'drop' ? hbIn : hbT.peerForwarding === 'drop' ? hbT : null;
-    if (dropper !== null) return failAt('dropped', `root complex ${dropper.name}`, `root complex ${dropper.name} does not forward peer-to-peer requests`);
+    if (dropper !== null) return rcFail(len, upSteps, hops, 'dropped', `root complex ${dropper.name}`, `root complex ${dropper.name} does not forward peer-to-peer requests`);
     const down = this.downRoute(hbT, phys);
     len = Math.min(len, down.hi - phys);
-    inStep.peer = true;
-    const steps = [...upSteps, { kind: 'rc', rc: this.rcs.get(hbT)!, dir: 'out', peer: hbT !== hbIn } as Step, ...down.steps];
-    if (hbT !== hbIn) hops.push({ kind: 'root-complex', name: hbT.name, detail: 'peer host bridge' });
-    hops.push(...down.hops);
-    if (down.end.kind === 'error') return done({ steps, hops, target: null, internal: false, dram: null, fail: down.end });
-    return done({ steps, hops, target: { dev: down.end.dev, bar: down.end.bar, offset: phys - down.end.base }, internal: false, dram: null, fail: null });
+    // Peer-to-peer through the root complex: the root complex step counts as forwarded.
+    const steps: Step[] = [...up.steps, { kind: 'rc', rc: this.rcs.get(hbIn)!, dir: 'in', peer: true }, { kind: 'rc', rc: this.rcs.get(hbT)!, dir: 'out', peer: hbT !== hbIn }, ...down.steps];
+    if (hbT !== hbIn) hops?.push({ kind: 'root-complex', name: hbT.name, detail: 'peer host bridge' });
+    hops?.push(...down.hops);
+    if (down.end.kind === 'error') return { len, steps, hops: hops ?? NO_HOPS, target: null, internal: false, dram: null, fail: down.end };
+    return { len, steps, hops: hops ?? NO_HOPS, target: { dev: down.end.dev, bar: down.end.bar, offset: phys - down.end.base }, internal: false, dram: null, fail: null };
   }
 
   private apply(initiator: PciDev, r: Resolved, part: Uint8Array, dir: DmaDirection): TransactionResult {
@@ -829,6 +842,12 @@ export class Fabric {
     return { lo: acc.lo + offset, hi: acc.hi + offset, steps: acc.steps, hops: acc.hops, end: shifted };
   }
 
+  /** Records a failed CPU access part; a failed read returns all-ones. */
+  private cpuFail(status: 'ur' | 'ca' | 'dropped', at: string, reason: string, addr: number, part: Uint8Array, dir: DmaDirection): void {
+    this.record({ status, initiator: 'cpu', addr, len: part.length, dir, at, reason });
+    if (dir === 'read') part.fill(0xff);
+  }
+
   private cpuAccess(hb: PciHostBridge, cpu: number, buf: Uint8Array, dir: DmaDirection): void {
     const rc = this.rcs.get(hb)!;
     let pos = 0;
@@ -836,24 +855,20 @@ export class Fabric {
       const a = cpu + pos;
       const down = this.downRoute(hb, a);
       const n = Math.min(buf.length - pos, down.hi - a);
-      const part = buf.subarray(pos, pos + n);
+      const part = n === buf.length ? buf : buf.subarray(pos, pos + n);
       pos += n;
-      const fail = (status: 'ur' | 'ca' | 'dropped', at: string, reason: string): void => {
-        this.record({ status, initiator: 'cpu', addr: a, len: n, dir, at, reason });
-        if (dir === 'read') part.fill(0xff);
-      };
       if (down.end.kind === 'error') {
-        fail('ur', down.end.at, down.end.reason);
+        this.cpuFail('ur', down.end.at, down.end.reason, a, part, dir);
         continue;
       }
       const f = this.faults === null ? null : this.faults.onRoute(null, a, n, down.steps, down.end.dev.name);
       if (f !== null) {
-        fail('dropped', f.at, f.reason);
+        this.cpuFail('dropped', f.at, f.reason, a, part, dir);
         continue;
       }
       const backing = down.end.dev.barBacking(down.end.bar);
       if (backing === null) {
-        fail('ca', down.end.dev.name, 'the target BAR has no backing (Completer Abort)');
+        this.cpuFail('ca', down.end.dev.name, 'the target BAR has no backing (Completer Abort)', a, part, dir);
         continue;
       }
       const offset = a - down.end.base;
@@ -887,6 +902,11 @@ interface Resolved {
   readonly internal: boolean;
   readonly dram: number | null;
   readonly fail: { status: Exclude<TransactionStatus, 'ok'>; at: string; reason: string } | null;
+}
+
+/** A transfer part that fails at or after the root complex (the steps into it are counted). */
+function rcFail(len: number, steps: readonly Step[], hops: RouteHop[] | null, status: Exclude<TransactionStatus, 'ok'>, at: string, reason: string): Resolved {
+  return { len, steps, hops: hops ?? NO_HOPS, target: null, internal: false, dram: null, fail: { status, at, reason } };
 }
 
 /** The function that names a device's link: function 0 of the slot, else its lowest function. */

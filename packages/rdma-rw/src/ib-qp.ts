@@ -380,15 +380,16 @@ const WR_OPCODES: ReadonlyMap<number, { readonly rdma: boolean }> = new Map([
   [IB_WR_SEND, { rdma: false }],
 ]);
 
-function copySges(list: readonly IbSge[], n: number, what: string): IbSge[] {
+/** The SGEs of a work request, validated and copied; `verb` and the QP name a bad one (the name is only formatted then). */
+function copySges(list: readonly IbSge[], n: number, verb: string, qp: IbQp): IbSge[] {
   if (!Number.isSafeInteger(n) || n < 0 || n > list.length) {
-    throw new KernelBug(`${what}: numSge ${n} but the SGE list has ${list.length} entries`);
+    throw new KernelBug(`${verb}(QP 0x${qp.qpNum.toString(16)}): numSge ${n} but the SGE list has ${list.length} entries`);
   }
   const out: IbSge[] = [];
   for (let i = 0; i < n; i++) {
     const s = list[i]!;
     if (!Number.isSafeInteger(s.addr) || s.addr < 0 || !Number.isSafeInteger(s.length) || s.length < 0) {
-      throw new KernelBug(`${what}: SGE ${i} has address ${s.addr} and length ${s.length}`);
+      throw new KernelBug(`${verb}(QP 0x${qp.qpNum.toString(16)}): SGE ${i} has address ${s.addr} and length ${s.length}`);
     }
     out.push({ addr: s.addr, length: s.length, lkey: s.lkey });
   }
@@ -427,7 +428,7 @@ export function ibPostSend(qp: IbQp, wr: IbSendWr, badWr?: BadWrRef<IbSendWr>): 
       bad = w;
       break;
     }
-    const sges = copySges(w.sgList, w.numSge, `ib_post_send(QP 0x${qp.qpNum.toString(16)})`);
+    const sges = copySges(w.sgList, w.numSge, 'ib_post_send', qp);
     let length = 0;
     for (const s of sges) length += s.length;
     qp.sq.push({
@@ -469,7 +470,7 @@ export function ibPostRecv(qp: IbQp, wr: IbRecvWr, badWr?: BadWrRef<IbRecvWr>): 
       bad = w;
       break;
     }
-    const sges = copySges(w.sgList, w.numSge, `ib_post_recv(QP 0x${qp.qpNum.toString(16)})`);
+    const sges = copySges(w.sgList, w.numSge, 'ib_post_recv', qp);
     let length = 0;
     for (const s of sges) length += s.length;
     qp.rq.push({ wrCqe: w.wrCqe, sges, length });

@@ -129,9 +129,9 @@ function probe(dev: Device): KResult {
       ringSendDoorbell: (qp: IbQp, producer: number) => {
         const last = qp.sq.last();
         const db = new Uint8Array(8);
-        const dv = new DataView(db.buffer);
-        dv.setUint32(0, (((producer & 0xffff) << 8) | (last === undefined ? 0 : DOORBELL_OPCODE[last.opcode])) >>> 0, false);
-        dv.setUint32(4, ((qp.qpNum & 0xff_ffff) << 8) >>> 0, false);
+        // Big-endian on the bytes (a DataView would first move the small array off-heap).
+        putBe32(db, 0, ((producer & 0xffff) << 8) | (last === undefined ? 0 : DOORBELL_OPCODE[last.opcode]));
+        putBe32(db, 4, (qp.qpNum & 0xff_ffff) << 8);
         k.memory.cpuWrite(bar0 + MLX5_UAR_SQ_DOORBELL, db);
       },
     },
@@ -167,4 +167,13 @@ export function mlx5CoreDriver(): PciDriver {
  */
 export function mlx5IbDevice(pdev: PciDev): IbDevice | null {
   return pdev.driverData instanceof IbDevice && pdev.driver?.name === 'mlx5_core' ? pdev.driverData : null;
+}
+
+/** Writes `v >>> 0` big-endian at `off` (what `DataView.setUint32(off, v >>> 0, false)` writes). */
+function putBe32(b: Uint8Array, off: number, v: number): void {
+  const x = v >>> 0;
+  b[off] = x >>> 24;
+  b[off + 1] = (x >>> 16) & 0xff;
+  b[off + 2] = (x >>> 8) & 0xff;
+  b[off + 3] = x & 0xff;
 }

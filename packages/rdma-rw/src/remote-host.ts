@@ -199,6 +199,19 @@ export class RemoteQp {
     return 0;
   }
 
+  /**
+   * `postSend` for a message the caller built for this send alone and hands over: it is not
+   * copied again (the caller must not touch it afterwards).
+   * @param data the message (owned by the QP from now on).
+   * @returns `0`, or `-ENOTCONN` when not connected.
+   * @internal used by the NVMe-oF initiator, whose capsules are fresh per command.
+   */
+  postSendOwned(data: Uint8Array): KResult {
+    if (this.peer === null) return err('ENOTCONN');
+    remoteSend(this.peer, data);
+    return 0;
+  }
+
   /** @internal a SEND from the local QP arrived. */
   receive(data: Uint8Array): void {
     this.received.push(data);

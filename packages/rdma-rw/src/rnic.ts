@@ -245,16 +245,16 @@ export class Rnic {
       this.ignore(off, data.length, `${reg.name} is read-only`);
       return;
     }
-    const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
     if (reg.offset === MLX5_INIT_SEG_CMD_DBELL) {
       this.pdev.kernel.log.devDbg(this.pdev, 'rnic: command doorbell ignored (the command interface is not modelled)');
       return;
     }
     if (reg.offset === MLX5_UAR_SQ_DOORBELL) {
-      this.doorbell(dv.getUint32(0, false), dv.getUint32(4, false));
+      // Read on the bytes: a DataView would first move a small on-heap array off-heap.
+      this.doorbell(be32At(data, 0), be32At(data, 4));
       return;
     }
-    this.cmdq.set(reg.offset, dv.getUint32(0, false));
+    this.cmdq.set(reg.offset, be32At(data, 0));
   }
 
   private doorbell(ctrl0: number, ctrl1: number): void {
@@ -302,4 +302,9 @@ export function rnicAttach(pdev: PciDev, opts: RnicOptions = {}): Rnic | NegErrn
  */
 export function rnicOf(pdev: PciDev): Rnic | null {
   return attached.get(pdev) ?? null;
+}
+
+/** A big-endian u32 at `off` (the register layout of the mlx5 initialization segment and UAR). */
+function be32At(b: Uint8Array, off: number): number {
+  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }

@@ -15,6 +15,7 @@ import type { Fabric, PciDev, TransactionResult } from '@p2pdma/pci-core';
 import { NVME_ADDR_INVALID } from '../nvme-command';
 import type { NvmeStatus } from '../nvme-status';
 import { NVME_SC_CMB_INVALID_USE, NVME_SC_DATA_XFER_ERROR, NVME_SC_PRP_INVALID_OFFSET, nvmeStatusDnr } from '../nvme-status';
+import { getLe64 } from '../internal/le64';
 import type { NvmeCmbMemory } from './cmb';
 
 /** One contiguous piece of a transfer. */
@@ -108,10 +109,11 @@ export class NvmeDmaEngine {
     const bad = (status: NvmeStatus, why: string): PrpWalk => ({ ok: false, status: nvmeStatusDnr(status), why });
     if (prp1 === NVME_ADDR_INVALID) return bad(NVME_SC_DATA_XFER_ERROR, 'PRP1 is not an address');
     if (prp1 % 4 !== 0) return bad(NVME_SC_PRP_INVALID_OFFSET, `PRP1 0x${prp1.toString(16)} is not dword aligned`);
-    const segs: DmaSegment[] = [];
+    // Segments are built mutable (contiguous pages grow the last one in place) and returned read-only.
+    const segs: Array<{ addr: number; len: number }> = [];
     const push = (addr: number, len: number): void => {
       const last = segs[segs.length - 1];
-      if (last !== undefined && last.addr + last.len === addr) segs[segs.length - 1] = { addr: last.addr, len: last.len + len };
+      if (last !== undefined && last.addr + last.len === addr) last.len += len;
       else segs.push({ addr, len });
     };
     const first = Math.min(length, pageSize - (prp1 % pageSize));
@@ -140,9 +142,8 @@ export class NvmeDmaEngine {
       const v = new DataView(buf.buffer);
       const data = chained ? count - 1 : count;
       for (let i = 0; i < data; i++) {
-        const e = v.getBigUint64(i * 8, true);
-        if (e > BigInt(Number.MAX_SAFE_INTEGER)) return bad(NVME_SC_DATA_XFER_ERROR, 'a PRP entry is not an address');
-        const addr = Number(e);
+        const addr = getLe64(v, i * 8, NVME_ADDR_INVALID);
+        if (addr === NVME_ADDR_INVALID) return bad(NVME_SC_DATA_XFER_ERROR, 'a PRP entry is not an address');
         if (addr % pageSize !== 0) return bad(NVME_SC_PRP_INVALID_OFFSET, `PRP entry 0x${addr.toString(16)} has a page offset`);
         const n = Math.min(pageSize, remaining);
         push(addr, n);

@@ -42,15 +42,39 @@ function planRw(ctrl: NvmeController, cmd: NvmeCommand, cmbFlag: number): RwPlan
   return { ok: true, ns, slba, bytes, segs: walk.segs };
 }
 
+/**
+ * The staging buffer of Read/Write data, reused from command to command instead of allocating
+ * one per I/O: every byte of it is overwritten before it is used (gather fills it, or the command
+ * fails before the media sees it; the media read fills it), and nothing keeps it afterwards
+ * (media and fabric copy). A command that runs while another holds it gets a fresh buffer.
+ */
+let staging = new Uint8Array(0);
+let stagingBusy = false;
+
+function takeStaging(bytes: number): Uint8Array {
+  if (stagingBusy) return new Uint8Array(bytes);
+  stagingBusy = true;
+  if (staging.length < bytes) staging = new Uint8Array(bytes);
+  return staging.length === bytes ? staging : staging.subarray(0, bytes);
+}
+
+function releaseStaging(buf: Uint8Array): void {
+  if (buf.buffer === staging.buffer) stagingBusy = false;
+}
+
 /** Write: gather the data, then store it. */
 const write: NvmeCommandHandler = {
   name: 'Write',
   exec(ctrl, cmd) {
     const p = planRw(ctrl, cmd, NVME_CMBSZ_WDS);
     if (!p.ok) return p.out;
-    const buf = new Uint8Array(p.bytes);
-    if (!ctrl.dma.gather(p.segs, buf)) return fail(NVME_SC_DATA_XFER_ERROR);
-    p.ns.writeBlocks(p.slba, buf);
+    const buf = takeStaging(p.bytes);
+    try {
+      if (!ctrl.dma.gather(p.segs, buf)) return fail(NVME_SC_DATA_XFER_ERROR);
+      p.ns.writeBlocks(p.slba, buf);
+    } finally {
+      releaseStaging(buf);
+    }
     return { status: NVME_SC_SUCCESS };
   },
 };
@@ -61,9 +85,13 @@ const read: NvmeCommandHandler = {
   exec(ctrl, cmd) {
     const p = planRw(ctrl, cmd, NVME_CMBSZ_RDS);
     if (!p.ok) return p.out;
-    const buf = new Uint8Array(p.bytes);
-    p.ns.readBlocks(p.slba, buf);
-    if (!ctrl.dma.scatter(p.segs, buf)) return fail(NVME_SC_DATA_XFER_ERROR);
+    const buf = takeStaging(p.bytes);
+    try {
+      p.ns.readBlocks(p.slba, buf);
+      if (!ctrl.dma.scatter(p.segs, buf)) return fail(NVME_SC_DATA_XFER_ERROR);
+    } finally {
+      releaseStaging(buf);
+    }
     return { status: NVME_SC_SUCCESS };
   },
 };

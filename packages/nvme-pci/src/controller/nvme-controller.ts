@@ -176,6 +176,10 @@ export class NvmeController implements NvmeRegisterTarget {
   private readonly ns = new Map<number, NvmeNamespaceMedia>();
   private readonly injections: Array<Required<Omit<NvmeStatusInjection, 'opcode'>> & { opcode: number | null }> = [];
   private attached = false;
+  /** Doorbell stride in bytes (CAP.DSTRD, fixed for the controller's life). */
+  private readonly dbStride: number;
+  /** Where `fetch` reads a submission queue entry. */
+  private readonly sqeBuf = new Uint8Array(NVME_SQE_SIZE);
 
   /**
    * @param pdev the function.
@@ -187,6 +191,7 @@ export class NvmeController implements NvmeRegisterTarget {
     this.pdev = pdev;
     this.config = config;
     this.log = pdev.kernel.log;
+    this.dbStride = 4 << nvmeCapDecode(config.cap).dstrd;
     this.dma = new NvmeDmaEngine(pdev, fabric, () => this.cmb);
     this.regs = new RegisterFile<NvmeRegisterTarget>(NVME_CONTROLLER_REGISTERS, this, (m) => {
       this.stats.badRegisterAccesses++;
@@ -442,7 +447,7 @@ export class NvmeController implements NvmeRegisterTarget {
   }
 
   private doorbellWrite(off: number, data: Uint8Array): void {
-    const stride = 4 << nvmeCapDecode(this.cap).dstrd;
+    const stride = this.dbStride;
     const idx = (off - NVME_REG_DBS) / stride;
     const bad = (why: string): void => {
       this.stats.badDoorbellWrites++;
@@ -506,7 +511,8 @@ export class NvmeController implements NvmeRegisterTarget {
   }
 
   private fetch(sq: NvmeSubmissionQueue): NvmeCommand | null {
-    const buf = new Uint8Array(NVME_SQE_SIZE);
+    // One fetch buffer per controller: the entry is decoded before anything else runs.
+    const buf = this.sqeBuf;
     const r = this.dma.read(sq.base + sq.head * NVME_SQE_SIZE, buf);
     if (r.status !== 'ok') {
       this.csts |= NVME_CSTS_CFS;
@@ -537,7 +543,7 @@ export class NvmeController implements NvmeRegisterTarget {
     const admin = qid === 0;
     if (admin) this.stats.adminCommands++;
     else this.stats.ioCommands++;
-    const inj = this.injections.find((i) => i.admin === admin && (i.opcode === null || i.opcode === cmd.opcode));
+    const inj = this.injections.length === 0 ? undefined : this.injections.find((i) => i.admin === admin && (i.opcode === null || i.opcode === cmd.opcode));
     let out: CommandOutcome;
     if (inj !== undefined) {
       if (--inj.times === 0) this.injections.splice(this.injections.indexOf(inj), 1);

@@ -83,7 +83,10 @@ export function wcPending(kernel: Kernel): number {
 
 function le32(value: number): Uint8Array {
   const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, value >>> 0, true);
+  b[0] = value & 0xff;
+  b[1] = (value >>> 8) & 0xff;
+  b[2] = (value >>> 16) & 0xff;
+  b[3] = (value >>> 24) & 0xff;
   return b;
 }
 
