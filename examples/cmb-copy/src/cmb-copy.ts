@@ -14,6 +14,8 @@
  */
 import type { BlkStatus } from '@p2pdma/blk';
 import { Bio, BLK_STS_OK, bioAddPage, blkStatusName, REQ_OP_READ, REQ_OP_WRITE, submitBio } from '@p2pdma/blk';
+import type { DramSplit } from '@p2pdma/cli';
+import { DramSplitTap, firstDifference, seededDataSet, ZERO_DRAM_SPLIT } from '@p2pdma/cli';
 import type { P2pdmaPolicy, Page } from '@p2pdma/kernel';
 import { Kernel, KernelBug, PAGE_SIZE, pfnToPage, virtToPage } from '@p2pdma/kernel';
 import type { NvmeNs } from '@p2pdma/nvme-pci';
@@ -23,9 +25,6 @@ import type { PciDev, PciSubsystem } from '@p2pdma/pci-core';
 import { enumerate, getBuiltin, kernelOptionsForTopology, PCI_EXP_TYPE_ROOT_PORT, pciPcieType } from '@p2pdma/pci-core';
 import { p2pdmaEnumerationHooks, pciAllocP2pmem, pciFreeP2pmem } from '@p2pdma/p2pdma';
 import { CMB_REACH } from './cmb-reach';
-import { firstDifference, seededDataSet } from './data-set';
-import type { DramSplit } from './dram-split';
-import { DramSplitTap } from './dram-split';
 
 /** The machine. */
 export const CMB_COPY_TOPOLOGY = 'seed-switch';
@@ -179,8 +178,6 @@ export function runCmbCopy(opts: CmbCopyOptions = {}): CmbCopyResult {
   return { topology: CMB_COPY_TOPOLOGY, policy, dataBytes: size, chunkBytes: CMB_COPY_CHUNK_BYTES, seed, verified: runs.every((r) => r.verified), runs };
 }
 
-const ZERO_SPLIT: DramSplit = { dataRead: 0, dataWrite: 0, commandRead: 0, commandWrite: 0 };
-
 function notRun(staging: CmbCopyStaging, policy: P2pdmaPolicy, size: number, error: string): CmbCopyRun {
   return {
     staging,
@@ -191,7 +188,7 @@ function notRun(staging: CmbCopyStaging, policy: P2pdmaPolicy, size: number, err
     chunks: 0,
     dramDataBytes: 0,
     dramCommandBytes: 0,
-    dram: ZERO_SPLIT,
+    dram: { ...ZERO_DRAM_SPLIT },
     rootComplexBytes: 0,
     destinationInternalBytes: 0,
     links: [],

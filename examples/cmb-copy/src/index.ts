@@ -1,5 +1,6 @@
 /**
- * The cmb-copy example as a library: the copy runs, the DRAM data/command split, the report.
+ * The cmb-copy example as a library: the copy runs and the report. The DRAM data/command split and
+ * the data set they use are `@p2pdma/cli`'s (`DramSplitTap`, `seededDataSet`, `firstDifference`).
  * The program is `main.ts` (`node dist/main.js`).
  */
 export type { CmbCopyHookContext, CmbCopyLink, CmbCopyOptions, CmbCopyResult, CmbCopyRun, CmbCopyStaging } from './cmb-copy';
@@ -17,9 +18,6 @@ export {
   runCmbCopy,
 } from './cmb-copy';
 export { CMB_REACH } from './cmb-reach';
-export { firstDifference, seededDataSet } from './data-set';
-export type { DramSplit } from './dram-split';
-export { DramSplitTap, dramSplitDiff, ZERO_DRAM_SPLIT } from './dram-split';
 export type { MainIo } from './main';
 export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseSize, USAGE } from './main';
 export { CMB_COPY_JSON_SCHEMA, cmbCopyJson, renderCmbCopy } from './report';

@@ -1,12 +1,10 @@
 /**
- * The nvmf-p2p-offload example as a library: the runs, the DRAM data/command split, the report.
+ * The nvmf-p2p-offload example as a library: the runs and the report. The DRAM data/command split and
+ * the data set they use are `@p2pdma/cli`'s (`DramSplitTap`, `seededDataSet`, `firstDifference`).
  * The program is `main.ts` (`node dist/main.js`).
  */
-export { firstDifference, seededDataSet } from './data-set';
 export type { MediaRates } from './device-rates';
 export { BAR_RATES, MEDIA_RATES, NIC_RATES, pciIdKey, rateOf } from './device-rates';
-export type { DramSplit } from './dram-split';
-export { DramSplitTap, dramSplitDiff, ZERO_DRAM_SPLIT } from './dram-split';
 export type { MainIo } from './main';
 export { EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, parseSize, USAGE } from './main';
 export type { OffloadBusiestLink, OffloadHookContext, OffloadOptions, OffloadPhaseBytes, OffloadResult, OffloadRow } from './offload';

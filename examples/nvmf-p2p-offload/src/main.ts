@@ -2,22 +2,23 @@
  * The program: `node dist/main.js [--json] [--size <bytes>[K|M|G]] [--seed <n>] [--topology <builtin>]`. Runs the six
  * runs of {@link runOffloadExample}, prints the comparison table (or JSON), and exits 0 when every
  * run that could be set up read back exactly what it wrote, 1 when any byte or command differed
- * (naming the first differing offset), 2 on bad arguments.
+ * (naming the first differing offset), 2 on bad arguments. The command line, the exit codes and
+ * the stderr lines are `@p2pdma/cli`'s `runProgram`.
  *
  * @kernel — (a user-space program)
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import type { ProgramIo } from '@p2pdma/cli';
+import { EXIT_NO, runIfEntryPoint, runProgram } from '@p2pdma/cli';
 import type { OffloadOptions } from './offload';
 import { DEFAULT_OFFLOAD_SEED, DEFAULT_OFFLOAD_SIZE, OFFLOAD_TOPOLOGY, runOffloadExample } from './offload';
 import { offloadJson, renderOffloadTable } from './report';
 
-/** Exit code: every run verified. */
-export const EXIT_OK = 0;
+export { EXIT_OK, EXIT_USAGE, parseSize } from '@p2pdma/cli';
 /** Exit code: a run's data or commands failed. */
-export const EXIT_FAILED = 1;
-/** Exit code: bad arguments. */
-export const EXIT_USAGE = 2;
+export const EXIT_FAILED = EXIT_NO;
+
+/** Where the program writes. */
+export type MainIo = ProgramIo;
 
 /** The program's name in its messages. */
 const PROG = 'nvmf-p2p-offload';
@@ -30,67 +31,8 @@ export const USAGE = `usage: ${PROG} [--json] [--size <bytes>[K|M|G]] [--seed <n
   --json      print the result as JSON
 `;
 
-/** Where the program writes. */
-export interface MainIo {
-  /** Standard output. */
-  out(s: string): void;
-  /** Standard error. */
-  err(s: string): void;
-}
-
-/** Size suffixes: binary multiples. */
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
-
-/**
- * Parses `--size`: a decimal number of bytes with an optional `K`, `M` or `G` (binary) suffix.
- * @param s the argument.
- * @returns the bytes, or `null` when it is not of that form.
- */
-export function parseSize(s: string): number | null {
-  const m = /^(\d+)([KMG]?)$/i.exec(s);
-  if (m === null) return null;
-  const n = Number(m[1]) * (SIZE_UNITS[(m[2] ?? '').toUpperCase()] ?? 1);
-  return Number.isSafeInteger(n) ? n : null;
-}
-
-class UsageError extends Error {}
-
-interface Args {
-  json: boolean;
-  help: boolean;
-  size?: number;
-  seed?: number;
-  topology?: string;
-}
-
-function parseArgs(argv: readonly string[]): Args {
-  const o: Args = { json: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] ?? '';
-    const [name, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`option ${name} needs a value`);
-      return v;
-    };
-    if (name === '--json' && inline === undefined) o.json = true;
-    else if ((name === '--help' || name === '-h') && inline === undefined) o.help = true;
-    else if (name === '--size') {
-      const v = value();
-      const n = parseSize(v);
-      if (n === null) throw new UsageError(`--size '${v}': expected a number of bytes with an optional K, M or G suffix`);
-      o.size = n;
-    } else if (name === '--seed') {
-      const v = value();
-      if (!/^\d+$/.test(v)) throw new UsageError(`--seed '${v}': expected a non-negative integer`);
-      o.seed = Number(v);
-    } else if (name === '--topology') {
-      const v = value();
-      o.topology = v.startsWith('builtin:') ? v.slice('builtin:'.length) : v;
-    } else throw new UsageError(`unknown argument '${a}'`);
-  }
-  return o;
-}
+/** The `builtin:` prefix `--topology` accepts, as the `p2pdma` command spells built-ins. */
+const BUILTIN_PREFIX = 'builtin:';
 
 /**
  * Runs the program.
@@ -101,49 +43,21 @@ function parseArgs(argv: readonly string[]): Args {
  * @returns the exit code: {@link EXIT_OK}, {@link EXIT_FAILED} or {@link EXIT_USAGE}.
  */
 export function main(argv: readonly string[], io: MainIo, testHooks: Pick<OffloadOptions, 'afterWritePhase'> = {}): number {
-  let args: Args;
-  try {
-    args = parseArgs(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    io.err(`${PROG}: ${e.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (args.help) {
-    io.out(USAGE);
-    return EXIT_OK;
-  }
-  let result: ReturnType<typeof runOffloadExample>;
-  try {
-    result = runOffloadExample({
-      ...(args.size !== undefined ? { size: args.size } : {}),
-      ...(args.seed !== undefined ? { seed: args.seed } : {}),
-      ...(args.topology !== undefined ? { topology: args.topology } : {}),
-      ...testHooks,
-    });
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    io.err(`${PROG}: ${e.message}\n`);
-    return EXIT_USAGE;
-  }
-  io.out(args.json ? offloadJson(result) : renderOffloadTable(result));
-  // A run that could not be set up is shown with its reason; a run that ran and lost or changed
-  // data fails the program.
-  const failed = result.rows.filter((r) => r.ios > 0 && !r.verified);
-  for (const r of failed) io.err(`${PROG}: ${r.placement}/${r.policy}: verification failed: ${r.error}\n`);
-  return failed.length > 0 ? EXIT_FAILED : EXIT_OK;
+  return runProgram<OffloadOptions, ReturnType<typeof runOffloadExample>>(
+    {
+      prog: PROG,
+      usage: USAGE,
+      options: { '--topology': (v) => ({ topology: v.startsWith(BUILTIN_PREFIX) ? v.slice(BUILTIN_PREFIX.length) : v }) },
+      run: (opts) => runOffloadExample({ ...opts, ...testHooks }),
+      text: renderOffloadTable,
+      json: offloadJson,
+      // A run that could not be set up is shown with its reason; a run that ran and lost or
+      // changed data fails the program.
+      failures: (result) => result.rows.filter((r) => r.ios > 0 && !r.verified).map((r) => `${r.placement}/${r.policy}: verification failed: ${r.error}`),
+    },
+    argv,
+    io,
+  );
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  process.exitCode = main(process.argv.slice(2), { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
-}
+runIfEntryPoint(import.meta.url, main);

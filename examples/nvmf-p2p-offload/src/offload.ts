@@ -10,18 +10,26 @@
  * @kernel — (drives drivers/nvme/target through @p2pdma/nvmet's testbed, as `nvme connect` +
  *   `dd` would on a real remote host)
  */
-import type { PerfResource, ScenarioPlacementName } from '@p2pdma/cli';
-import { bottleneck, DEVICE_RATES, defaultFabricRates, deviceResource, resourcesFromCounters, SCENARIO_PLACEMENT_NAMES } from '@p2pdma/cli';
+import type { DramSplit, PerfResource, ScenarioPlacementName } from '@p2pdma/cli';
+import {
+  bottleneck,
+  DEVICE_RATES,
+  DramSplitTap,
+  defaultFabricRates,
+  deviceResource,
+  dramSplitDiff,
+  firstDifference,
+  resourcesFromCounters,
+  SCENARIO_PLACEMENT_NAMES,
+  seededDataSet,
+} from '@p2pdma/cli';
 import type { P2pdmaPolicy } from '@p2pdma/kernel';
 import { KernelBug } from '@p2pdma/kernel';
 import type { NvmetPlacement, NvmetTestbed } from '@p2pdma/nvmet';
 import { buildNvmetTestbed, NVMET_PLACEMENTS } from '@p2pdma/nvmet';
 import type { FabricCounters } from '@p2pdma/pci-core';
 import { builtinNames, PCI_EXP_TYPE_ROOT_PORT, pciPcieType } from '@p2pdma/pci-core';
-import { firstDifference, seededDataSet } from './data-set';
 import { BAR_RATES, MEDIA_RATES, NIC_RATES, rateOf } from './device-rates';
-import type { DramSplit } from './dram-split';
-import { DramSplitTap, dramSplitDiff } from './dram-split';
 
 /** The default machine: the seed's target (RNIC, two NVMe drives and a p2pmem card behind one switch). */
 export const OFFLOAD_TOPOLOGY = 'seed-switch';

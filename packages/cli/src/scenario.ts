@@ -18,6 +18,7 @@ import type { PerfResource } from './perf-model';
 import { bottleneck, defaultFabricRates, deviceResource, resourcesFromCounters } from './perf-model';
 import type { DeviceRateName } from './perf-rates';
 import { DEVICE_RATES } from './perf-rates';
+import { seededDataSet } from './data-set';
 
 /** JSON schema tag of a {@link ScenarioReport}. */
 export const SIMULATE_JSON_SCHEMA = 'p2pdma-cli/simulate/v1';
@@ -231,19 +232,6 @@ function idOf(d: PciDev): string {
   return `${h(d.vendor)}:${h(d.device)}`;
 }
 
-/** Deterministic bytes (xorshift32, a word at a time, typed arrays only). */
-function dataSet(len: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(len / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, len);
-}
-
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 }
@@ -371,7 +359,7 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, w: Workload): Scen
   if ('error' in t) return failed(placement, `testbed: ${t.error}`, null);
   const ctrl = t.ctrl;
   if (ctrl === null) return failed(placement, 'testbed: the initiator did not connect', t);
-  const data = dataSet(dataBytes, seed);
+  const data = seededDataSet(dataBytes, seed);
   const nlb = ioBytes / LBA_BYTES;
   const fabric = t.sys.fabric;
   const block = (b: number) => data.subarray(b * ioBytes, (b + 1) * ioBytes);

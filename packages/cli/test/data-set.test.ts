@@ -1,5 +1,6 @@
 /**
- * The data set and its comparison (the example's verification of every byte read back).
+ * The data set and its comparison (the examples' verification of every byte read back): seeded
+ * xorshift32 bytes, and the first differing offset found without a per-byte loop.
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -14,7 +15,12 @@ describe('seededDataSet', () => {
     // xorshift32 from state 1: the first word is 270369 (0x00042021), little-endian.
     expect([...seededDataSet(4, 1)]).toEqual([0x21, 0x20, 0x04, 0x00]);
     expect(seededDataSet(4, 0)).toEqual(seededDataSet(4, 1));
+  });
+
+  test('bad lengths are refused naming the length', () => {
     expect(() => seededDataSet(-1, 1)).toThrow('data set length -1 must be a non-negative integer');
+    expect(() => seededDataSet(1.5, 1)).toThrow('data set length 1.5 must be a non-negative integer');
+    expect(() => seededDataSet(Number.NaN, 1)).toThrow('data set length NaN must be a non-negative integer');
   });
 });
 
@@ -34,11 +40,13 @@ describe('firstDifference', () => {
     );
   });
 
-  test('equal arrays: null; a changed last byte of 4 MiB is found', () => {
+  test('equal arrays: null; a changed last byte of 4 MiB is found; subarrays compare by their own offsets', () => {
     const a = seededDataSet(4 * 2 ** 20, 3);
     const b = a.slice();
     expect(firstDifference(a, b)).toBeNull();
     b[b.length - 1]! ^= 0x80;
     expect(firstDifference(a, b)).toBe(b.length - 1);
+    expect(firstDifference(a.subarray(1000, 2000), b.subarray(1000, 2000))).toBeNull();
+    expect(firstDifference(a.subarray(100), b.subarray(100))).toBe(b.length - 101);
   });
 });

@@ -2,13 +2,13 @@
  * DRAM bytes for data, told apart from DRAM bytes for commands, exactly.
  *
  * The fabric counts every DMA byte that reaches System RAM (`counters().dram`) but not what the
- * bytes were. The kernel knows: the target maps its I/O data buffers with `dma_map_sg` (nvmet-rdma
- * through `rdma_rw_ctx_init`, the NVMe driver in `nvme_map_data`), while command and completion
- * memory is mapped another way: capsule and response buffers with `dma_map_single`, SQ/CQ rings
- * and PRP list pages with `dma_alloc_coherent`. The DMA-API debug registry (`kernel.dmaDebug`)
- * holds every live mapping with its type.
+ * bytes were. The kernel knows: I/O data buffers are mapped with `dma_map_sg` (nvmet-rdma through
+ * `rdma_rw_ctx_init`, the NVMe driver in `nvme_map_data`), while command and completion memory is
+ * mapped another way (capsule and response buffers with `dma_map_single`, SQ/CQ rings and PRP
+ * list pages with `dma_alloc_coherent`). The DMA-API debug registry (`kernel.dmaDebug`) holds
+ * every live mapping with its type.
  *
- * So a {@link DramSplitTap} watches each DMA of the machine's fabric: it reads the fabric's DRAM
+ * So a {@link DramSplitTap} watches each DMA of one machine's fabric: it reads the fabric's DRAM
  * counters before and after the transfer (the bytes come from the counters, not from sizes) and
  * gives them to "data" when the transfer's DMA address range lies in a live scatter-gather
  * mapping of the initiating function, and to "command" otherwise. Data plus command is always the
@@ -16,13 +16,14 @@
  *
  * Limit: in-capsule write data (nvmet-rdma's inline data) arrives in the queue's receive pages,
  * which are `dma_map_single` mappings, so the RNIC's write of it counts as command bytes (the
- * drive's read of it, through the request's scatterlist, counts as data). The example keeps every
- * write above the inline size, so no write is in-capsule.
+ * drive's read of it, through the request's scatterlist, counts as data). Workloads that want a
+ * clean split keep every write above the inline size.
  *
  * @kernel kernel/dma/debug.c (the mapping types it records); drivers/nvme/target/rdma.c,
  *   drivers/nvme/host/pci.c (who maps what how)
  */
 import type { Kernel } from '@p2pdma/kernel';
+import { KernelBug } from '@p2pdma/kernel';
 import type { Fabric, PciDev, TransactionResult } from '@p2pdma/pci-core';
 
 /** DRAM bytes by purpose and direction (reads and writes are DMA reads/writes of System RAM). */
@@ -37,14 +38,14 @@ export interface DramSplit {
   readonly commandWrite: number;
 }
 
-/** A split with every figure 0. */
-export const ZERO_DRAM_SPLIT: DramSplit = { dataRead: 0, dataWrite: 0, commandRead: 0, commandWrite: 0 };
+/** A split with every figure 0 (shared and frozen: never mutate it). */
+export const ZERO_DRAM_SPLIT: DramSplit = Object.freeze({ dataRead: 0, dataWrite: 0, commandRead: 0, commandWrite: 0 });
 
 /**
  * The difference of two splits taken from one tap (`later − earlier`).
  * @param later the later snapshot.
  * @param earlier the earlier one.
- * @returns a fresh split.
+ * @returns a fresh split the caller owns.
  */
 export function dramSplitDiff(later: DramSplit, earlier: DramSplit): DramSplit {
   return {
@@ -58,40 +59,78 @@ export function dramSplitDiff(later: DramSplit, earlier: DramSplit): DramSplit {
 /** DMA-API debug type of the mappings that hold I/O data. */
 const DATA_MAPPING_TYPE = 'sg';
 
+/** Called after each DMA of a watched fabric, with the transfer and its DRAM bytes. */
+type DmaObserver = (initiator: PciDev, addr: number, len: number, isRead: boolean, dramBytes: number) => void;
+
+/** Fabrics being watched, so two watchers never double-count one fabric. */
+const watched = new WeakSet<Fabric>();
+
+/**
+ * The one place that hooks a fabric's DMA (until pci-core has an observer hook): wraps the fabric
+ * instance's `dmaRead`/`dmaWrite` so each call goes to the original with the same arguments and
+ * returns its result unchanged, then reports the DRAM bytes the transfer moved (read from the
+ * fabric's counters before and after).
+ * @param fabric the fabric to watch; its methods are replaced until the returned function runs.
+ * @param observer told about every transfer that moved DRAM bytes.
+ * @returns the function that puts the fabric's own methods back (idempotent).
+ * @throws KernelBug when the fabric is already watched.
+ */
+function watchFabricDma(fabric: Fabric, observer: DmaObserver): () => void {
+  if (watched.has(fabric)) throw new KernelBug('DramSplitTap: this fabric already has a tap');
+  watched.add(fabric);
+  const origRead = fabric.dmaRead;
+  const origWrite = fabric.dmaWrite;
+  const observe = (initiator: PciDev, addr: number, buf: Uint8Array, isRead: boolean): TransactionResult => {
+    const before = fabric.counters().dram;
+    const r = isRead ? origRead.call(fabric, initiator, addr, buf) : origWrite.call(fabric, initiator, addr, buf);
+    const after = fabric.counters().dram;
+    const moved = isRead ? after.read - before.read : after.write - before.write;
+    if (moved !== 0) observer(initiator, addr, buf.length, isRead, moved);
+    return r;
+  };
+  fabric.dmaRead = (initiator, addr, out) => observe(initiator, addr, out, true);
+  fabric.dmaWrite = (initiator, addr, data) => observe(initiator, addr, data, false);
+  let attached = true;
+  return () => {
+    if (!attached) return;
+    attached = false;
+    fabric.dmaRead = origRead;
+    fabric.dmaWrite = origWrite;
+    watched.delete(fabric);
+  };
+}
+
 /**
  * Observes one fabric's DMA and splits its DRAM bytes into data and command bytes. It changes no
  * transfer: each DMA goes to the fabric's own method with the same arguments and its result is
- * returned unchanged. The tap owns nothing but its totals; `detach` restores the fabric.
+ * returned unchanged. The tap owns nothing but its totals; the caller owns the tap and must
+ * {@link DramSplitTap.detach} it to restore the fabric (the kernel and fabric stay the caller's).
  */
 export class DramSplitTap {
   private dataRead = 0;
   private dataWrite = 0;
   private commandRead = 0;
   private commandWrite = 0;
-  private readonly origRead: Fabric['dmaRead'];
-  private readonly origWrite: Fabric['dmaWrite'];
-  private attached = true;
+  private readonly unwatch: () => void;
 
   /**
    * Starts watching.
    * @param kernel the machine's kernel (its `dmaDebug` registry classifies addresses).
    * @param fabric the machine's fabric (`sys.fabric`); its `dmaRead`/`dmaWrite` are wrapped until
    *   {@link detach}.
-   * @throws Error when the fabric is already tapped (a second tap would double-count).
+   * @throws KernelBug when the fabric is already tapped (a second tap would double-count).
    */
   constructor(
     private readonly kernel: Kernel,
-    private readonly fabric: Fabric,
+    fabric: Fabric,
   ) {
-    if (tapped.has(fabric)) throw new Error('DramSplitTap: this fabric already has a tap');
-    tapped.add(fabric);
-    this.origRead = fabric.dmaRead;
-    this.origWrite = fabric.dmaWrite;
-    fabric.dmaRead = (initiator, addr, out) => this.observe(initiator, addr, out, true);
-    fabric.dmaWrite = (initiator, addr, data) => this.observe(initiator, addr, data, false);
+    this.unwatch = watchFabricDma(fabric, (initiator, addr, len, isRead, moved) => this.account(initiator, addr, len, isRead, moved));
   }
 
-  /** The totals since the tap started. */
+  /**
+   * The totals since the tap started.
+   * @returns a fresh split the caller owns.
+   */
   split(): DramSplit {
     return { dataRead: this.dataRead, dataWrite: this.dataWrite, commandRead: this.commandRead, commandWrite: this.commandWrite };
   }
@@ -110,20 +149,12 @@ export class DramSplitTap {
 
   /** Stops watching: the fabric's own methods are put back. Idempotent. */
   detach(): void {
-    if (!this.attached) return;
-    this.attached = false;
-    this.fabric.dmaRead = this.origRead;
-    this.fabric.dmaWrite = this.origWrite;
-    tapped.delete(this.fabric);
+    this.unwatch();
   }
 
-  private observe(initiator: PciDev, addr: number, buf: Uint8Array, isRead: boolean): TransactionResult {
-    const before = this.fabric.counters().dram;
-    const r = isRead ? this.origRead.call(this.fabric, initiator, addr, buf) : this.origWrite.call(this.fabric, initiator, addr, buf);
-    const after = this.fabric.counters().dram;
-    const moved = isRead ? after.read - before.read : after.write - before.write;
-    if (moved === 0) return r;
-    const data = Math.min(moved, this.sgCovered(initiator, addr, buf.length));
+  /** Gives `moved` DRAM bytes of one transfer to data (inside an sg mapping) and command (the rest). */
+  private account(initiator: PciDev, addr: number, len: number, isRead: boolean, moved: number): void {
+    const data = Math.min(moved, this.sgCovered(initiator, addr, len));
     if (isRead) {
       this.dataRead += data;
       this.commandRead += moved - data;
@@ -131,7 +162,6 @@ export class DramSplitTap {
       this.dataWrite += data;
       this.commandWrite += moved - data;
     }
-    return r;
   }
 
   /** Bytes of `[addr, addr + len)` inside the initiator's live scatter-gather mappings. */
@@ -154,6 +184,3 @@ export class DramSplitTap {
     return covered;
   }
 }
-
-/** Fabrics with a tap, so two taps never double-count one fabric. */
-const tapped = new WeakSet<Fabric>();
