@@ -60,14 +60,29 @@ interface Armed {
   readonly errno: NegErrno;
 }
 
+/** One site's counters and arming, kept in one record so a call costs one map lookup. */
+interface SiteState {
+  calls: number;
+  failures: number;
+  armed: Armed | null;
+}
+
 /**
  * A kernel's fault-injection registry (`kernel.faults`).
  * @kernel struct fault_attr
  */
 export class FaultInjector {
-  private readonly armed = new Map<string, Armed>();
-  private readonly callCounts = new Map<string, number>();
-  private readonly failCounts = new Map<string, number>();
+  /** Every site asked or armed so far (sites are never removed: their counters live on). */
+  private readonly sites = new Map<string, SiteState>();
+
+  private site(site: string): SiteState {
+    let s = this.sites.get(site);
+    if (s === undefined) {
+      s = { calls: 0, failures: 0, armed: null };
+      this.sites.set(site, s);
+    }
+    return s;
+  }
 
   /**
    * Arms a site, replacing any earlier arming of it.
@@ -86,7 +101,7 @@ export class FaultInjector {
       throw new RangeError(`faults.inject(${site}): times ${times} must be a positive integer or Infinity`);
     }
     if (!isErr(errno)) throw new RangeError(`faults.inject(${site}): errno ${errno} is not a negated errno`);
-    this.armed.set(site, { countdown: nth, remaining: times, errno });
+    this.site(site).armed = { countdown: nth, remaining: times, errno };
   }
 
   /**
@@ -96,16 +111,17 @@ export class FaultInjector {
    * @kernel should_fail
    */
   shouldFail(site: string): NegErrno | 0 {
-    this.callCounts.set(site, (this.callCounts.get(site) ?? 0) + 1);
-    const a = this.armed.get(site);
-    if (a === undefined) return 0;
+    const s = this.site(site);
+    s.calls++;
+    const a = s.armed;
+    if (a === null) return 0;
     if (a.countdown > 1) {
       a.countdown--;
       return 0;
     }
     a.remaining--;
-    if (a.remaining <= 0) this.armed.delete(site);
-    this.failCounts.set(site, (this.failCounts.get(site) ?? 0) + 1);
+    if (a.remaining <= 0) s.armed = null;
+    s.failures++;
     return a.errno;
   }
 
@@ -114,22 +130,26 @@ export class FaultInjector {
    * @param site the site; omitted: all.
    */
   clear(site?: string): void {
-    if (site === undefined) this.armed.clear();
-    else this.armed.delete(site);
+    if (site === undefined) {
+      for (const s of this.sites.values()) s.armed = null;
+    } else {
+      const s = this.sites.get(site);
+      if (s !== undefined) s.armed = null;
+    }
   }
 
   /** @param site a site. @returns whether it is armed (a failure is still pending). */
   isArmed(site: string): boolean {
-    return this.armed.has(site);
+    return (this.sites.get(site)?.armed ?? null) !== null;
   }
 
   /** @param site a site. @returns how many times it was asked since boot. */
   calls(site: string): number {
-    return this.callCounts.get(site) ?? 0;
+    return this.sites.get(site)?.calls ?? 0;
   }
 
   /** @param site a site. @returns how many injected failures it returned since boot. */
   failures(site: string): number {
-    return this.failCounts.get(site) ?? 0;
+    return this.sites.get(site)?.failures ?? 0;
   }
 }

@@ -94,6 +94,22 @@ function dmaDir(rq: Request): typeof DMA_TO_DEVICE | typeof DMA_FROM_DEVICE {
   return rqDataDir(rq) === WRITE ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
 }
 
+/**
+ * The contents of the PRP list pages being built, by position in the chain: reused from request
+ * to request (cleared before use; `ramWrite` copies them into the list pages), instead of a fresh
+ * 4 KiB buffer per list page.
+ */
+const prpScratch: DataView[] = [];
+
+function prpListBuffer(index: number): DataView {
+  let view = prpScratch[index];
+  if (view === undefined) {
+    view = new DataView(new ArrayBuffer(NVME_PRP_LIST_PAGE));
+    prpScratch[index] = view;
+  } else new Uint8Array(view.buffer).fill(0);
+  return view;
+}
+
 function putLe64(buf: DataView, i: number, v: number): void {
   setLe64(buf, i * 8, v);
 }
@@ -138,7 +154,7 @@ export function nvmeSetupPrps(dev: NvmeDev, rq: Request, iod: NvmeIod, cmd: Nvme
         if (page === null) return null;
         iod.prpPages.push(page);
         dev.stats.prpListPages++;
-        return { page, view: new DataView(new ArrayBuffer(NVME_PRP_LIST_PAGE)) };
+        return { page, view: prpListBuffer(lists.length) };
       };
       const lists: Array<{ page: DmaCoherent; view: DataView }> = [];
       let cur = alloc();

@@ -216,19 +216,39 @@ class HostMemory {
     const f = this.free[i]!;
     const addr = f.addr;
     if (f.len === n) this.free.splice(i, 1);
-    else this.free[i] = { addr: f.addr + n, len: f.len - n };
+    else {
+      // The free ranges are private to this allocator: shrunk in place.
+      f.addr += n;
+      f.len -= n;
+    }
     return addr;
   }
+  /**
+   * Returns a range. The free list stays sorted by address and coalesced (no two ranges touch),
+   * so the returned range can only merge with its two neighbours, found by binary search.
+   */
   release(addr: number, len: number): void {
     const n = Math.ceil(len / 64) * 64;
-    this.free.push({ addr, len: n });
-    this.free.sort((a, b) => a.addr - b.addr);
-    for (let i = 0; i + 1 < this.free.length; ) {
-      const a = this.free[i]!;
-      const b = this.free[i + 1]!;
-      if (a.addr + a.len === b.addr) this.free.splice(i, 2, { addr: a.addr, len: a.len + b.len });
-      else i++;
+    const free = this.free;
+    let lo = 0;
+    let hi = free.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (free[mid]!.addr <= addr) lo = mid + 1;
+      else hi = mid;
     }
+    const prev = lo > 0 ? free[lo - 1]! : undefined;
+    const next = free[lo];
+    const joinsPrev = prev !== undefined && prev.addr + prev.len === addr;
+    const joinsNext = next !== undefined && addr + n === next.addr;
+    if (joinsPrev && joinsNext) {
+      prev.len += n + next.len;
+      free.splice(lo, 1);
+    } else if (joinsPrev) prev.len += n;
+    else if (joinsNext) {
+      next.addr = addr;
+      next.len += n;
+    } else free.splice(lo, 0, { addr, len: n });
   }
 }
 

@@ -178,6 +178,12 @@ class NvmetRdmaRsp {
   flags = 0;
   invalidateRkey = 0;
   readonly rw = new RdmaRwCtx();
+  /**
+   * The response's SEND work request, built at its first response and reused after (it is
+   * copied into the send queue at post time; the response is reused only after its SEND
+   * completed). @kernel rsp->send_wr / rsp->send_sge / rsp->send_cqe
+   */
+  sendWr: IbSendWr | null = null;
   constructor(
     readonly queue: NvmetRdmaQueue,
     readonly resp: MappedBuf,
@@ -396,14 +402,18 @@ export class NvmetRdmaTransport implements NvmetFabricsOps {
     const queue = rsp.queue;
     const k = this.target.kernel;
     k.memory.cpuWrite(rsp.resp.phys, req.cqe.encode());
-    const sendWr: IbSendWr = {
-      next: null,
-      wrCqe: { done: (_cq, wc) => this.sendDone(rsp, wc) },
-      sgList: [{ addr: rsp.resp.dma, length: NVME_COMPLETION_SIZE, lkey: queue.pd.localDmaLkey }],
-      numSge: 1,
-      opcode: IB_WR_SEND,
-      sendFlags: IB_SEND_SIGNALED,
-    };
+    let sendWr = rsp.sendWr;
+    if (sendWr === null) {
+      sendWr = {
+        next: null,
+        wrCqe: { done: (_cq, wc) => this.sendDone(rsp, wc) },
+        sgList: [{ addr: rsp.resp.dma, length: NVME_COMPLETION_SIZE, lkey: queue.pd.localDmaLkey }],
+        numSge: 1,
+        opcode: IB_WR_SEND,
+        sendFlags: IB_SEND_SIGNALED,
+      };
+      rsp.sendWr = sendWr;
+    }
     const dataOut = !nvmeIsWrite(req.cmd) && req.transferLen > 0 && req.cqe.status === 0 && (rsp.flags & NVMET_RDMA_REQ_INLINE) === 0;
     const first = dataOut ? rdmaRwCtxWrs(rsp.rw, queue.qp, queue.portNum, null, sendWr) : sendWr;
     if (rsp.cmd !== null) this.postRecv(rsp.cmd);

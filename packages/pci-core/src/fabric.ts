@@ -625,15 +625,15 @@ export class Fabric {
       hops?.push({ kind: 'iommu', name: at, detail: `${hexAddr(addr)} -> ${hexAddr(phys)}` });
     } else {
       // No translation: a bus address of this host bridge, else RAM, else another host bridge's window.
-      const own = this.busWindows.get(hbIn)!.locate(addr);
+      const own = this.busWindows.get(hbIn)!.locateShared(addr);
       len = Math.min(len, own.hi - addr);
       if (own.hit !== null) phys = addr + own.hit.value;
       else {
-        const inRam = this.ram.locate(addr);
+        const inRam = this.ram.locateShared(addr);
         len = Math.min(len, inRam.hi - addr);
         if (inRam.hit !== null) phys = addr;
         else {
-          const other = this.cpuWindows.locate(addr);
+          const other = this.cpuWindows.locateShared(addr);
           len = Math.min(len, other.hi - addr);
           if (other.hit === null || other.hit.value.hb === hbIn) {
             return rcFail(len, upSteps, hops, 'ur', `root complex ${hbIn.name}`, `bus address ${hexAddr(addr)} is in no window of ${hbIn.name}, not System RAM, and in no other host bridge's window`);
@@ -642,13 +642,13 @@ export class Fabric {
         }
       }
     }
-    const ram = this.ram.locate(phys);
+    const ram = this.ram.locateShared(phys);
     len = Math.min(len, ram.hi - phys);
     if (ram.hit !== null) {
       hops?.push({ kind: 'dram', name: 'System RAM', detail: hexAddr(phys) });
       return { len, steps: upSteps, hops: hops ?? NO_HOPS, target: null, internal: false, dram: phys, fail: null };
     }
-    const win = this.cpuWindows.locate(phys);
+    const win = this.cpuWindows.locateShared(phys);
     len = Math.min(len, win.hi - phys);
     if (win.hit === null) return rcFail(len, upSteps, hops, 'ur', `root complex ${hbIn.name}`, `CPU address ${hexAddr(phys)} is neither System RAM nor in a host bridge window`);
     const hbT = win.hit.value.hb;

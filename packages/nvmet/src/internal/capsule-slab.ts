@@ -5,8 +5,12 @@
  * so a slab needs no zeroing and no capsule ever sees another's bytes.
  */
 
-/** Bytes per slab. */
-const CAPSULE_SLAB_BYTES = 1 << 20;
+/**
+ * Bytes per slab. 64 KiB stays below the C allocator's mmap threshold, so a new slab reuses
+ * memory of slabs the GC freed (already mapped, often still cached) instead of faulting in
+ * fresh pages: with 1 MiB slabs, copying 4 KiB of in-capsule data took ~6% of a 4 KiB write.
+ */
+const CAPSULE_SLAB_BYTES = 1 << 16;
 /** Capsules larger than this get their own buffer (a slab holds at least four). */
 const CAPSULE_SLAB_MAX = CAPSULE_SLAB_BYTES / 4;
 

@@ -22,6 +22,8 @@ export interface Located<T> {
 /** A static map from address ranges to values. */
 export class IntervalMap<T> {
   private readonly items: Interval<T>[];
+  /** The one result `locateShared` fills in. */
+  private readonly shared: { hit: Interval<T> | null; lo: number; hi: number } = { hit: null, lo: 0, hi: 0 };
 
   /**
    * @param items intervals (any order, non-overlapping, non-empty).
@@ -62,6 +64,36 @@ export class IntervalMap<T> {
     if (prev !== undefined && addr < prev.end) return { hit: prev, lo: prev.start, hi: prev.end };
     const next = items[lo];
     return { hit: null, lo: prev === undefined ? Number.NEGATIVE_INFINITY : prev.end, hi: next === undefined ? Number.POSITIVE_INFINITY : next.start };
+  }
+
+  /**
+   * `locate` without allocating: the result is one object per map, overwritten by the next
+   * `locateShared` call on this map (for the data path, which reads it at once).
+   * @param addr an address.
+   * @returns the interval holding it and its bounds, or the surrounding gap.
+   */
+  locateShared(addr: number): Located<T> {
+    const items = this.items;
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (items[mid]!.start <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    const out = this.shared;
+    const prev = items[lo - 1];
+    if (prev !== undefined && addr < prev.end) {
+      out.hit = prev;
+      out.lo = prev.start;
+      out.hi = prev.end;
+      return out;
+    }
+    const next = items[lo];
+    out.hit = null;
+    out.lo = prev === undefined ? Number.NEGATIVE_INFINITY : prev.end;
+    out.hi = next === undefined ? Number.POSITIVE_INFINITY : next.start;
+    return out;
   }
 }
 
