@@ -24,7 +24,7 @@
  */
 import type { Kernel } from '@p2pdma/kernel';
 import { KernelBug } from '@p2pdma/kernel';
-import type { Fabric, PciDev, TransactionResult } from '@p2pdma/pci-core';
+import type { Fabric, PciDev } from '@p2pdma/pci-core';
 
 /** DRAM bytes by purpose and direction (reads and writes are DMA reads/writes of System RAM). */
 export interface DramSplit {
@@ -66,45 +66,32 @@ type DmaObserver = (initiator: PciDev, addr: number, len: number, isRead: boolea
 const watched = new WeakSet<Fabric>();
 
 /**
- * The one place that hooks a fabric's DMA (until pci-core has an observer hook): wraps the fabric
- * instance's `dmaRead`/`dmaWrite` so each call goes to the original with the same arguments and
- * returns its result unchanged, then reports the DRAM bytes the transfer moved (read from the
- * fabric's counters before and after).
- * @param fabric the fabric to watch; its methods are replaced until the returned function runs.
+ * Watches a fabric's DMA through its observer hook (`Fabric.observe`) and reports each transfer
+ * that moved DRAM bytes.
+ * @param fabric the fabric to watch.
  * @param observer told about every transfer that moved DRAM bytes.
- * @returns the function that puts the fabric's own methods back (idempotent).
- * @throws KernelBug when the fabric is already watched.
+ * @returns the function that stops watching (idempotent).
+ * @throws KernelBug when the fabric is already watched by a tap.
  */
 function watchFabricDma(fabric: Fabric, observer: DmaObserver): () => void {
   if (watched.has(fabric)) throw new KernelBug('DramSplitTap: this fabric already has a tap');
   watched.add(fabric);
-  const origRead = fabric.dmaRead;
-  const origWrite = fabric.dmaWrite;
-  const observe = (initiator: PciDev, addr: number, buf: Uint8Array, isRead: boolean): TransactionResult => {
-    const before = fabric.counters().dram;
-    const r = isRead ? origRead.call(fabric, initiator, addr, buf) : origWrite.call(fabric, initiator, addr, buf);
-    const after = fabric.counters().dram;
-    const moved = isRead ? after.read - before.read : after.write - before.write;
-    if (moved !== 0) observer(initiator, addr, buf.length, isRead, moved);
-    return r;
-  };
-  fabric.dmaRead = (initiator, addr, out) => observe(initiator, addr, out, true);
-  fabric.dmaWrite = (initiator, addr, data) => observe(initiator, addr, data, false);
+  const stop = fabric.observe((t) => {
+    if (t.dramBytes !== 0) observer(t.initiator, t.dmaAddr, t.len, t.dir === 'read', t.dramBytes);
+  });
   let attached = true;
   return () => {
     if (!attached) return;
     attached = false;
-    fabric.dmaRead = origRead;
-    fabric.dmaWrite = origWrite;
+    stop();
     watched.delete(fabric);
   };
 }
 
 /**
  * Observes one fabric's DMA and splits its DRAM bytes into data and command bytes. It changes no
- * transfer: each DMA goes to the fabric's own method with the same arguments and its result is
- * returned unchanged. The tap owns nothing but its totals; the caller owns the tap and must
- * {@link DramSplitTap.detach} it to restore the fabric (the kernel and fabric stay the caller's).
+ * transfer: it listens through the fabric's observer hook (`Fabric.observe`). The tap owns nothing but its totals; the caller owns the tap and must
+ * {@link DramSplitTap.detach} it to stop watching (the kernel and fabric stay the caller's).
  */
 export class DramSplitTap {
   private dataRead = 0;
@@ -116,8 +103,7 @@ export class DramSplitTap {
   /**
    * Starts watching.
    * @param kernel the machine's kernel (its `dmaDebug` registry classifies addresses).
-   * @param fabric the machine's fabric (`sys.fabric`); its `dmaRead`/`dmaWrite` are wrapped until
-   *   {@link detach}.
+   * @param fabric the machine's fabric (`sys.fabric`); observed until {@link detach}.
    * @throws KernelBug when the fabric is already tapped (a second tap would double-count).
    */
   constructor(
@@ -147,7 +133,7 @@ export class DramSplitTap {
     return r === dram.read && w === dram.write ? null : `DRAM split read ${r} / write ${w} differs from the fabric's counters read ${dram.read} / write ${dram.write}`;
   }
 
-  /** Stops watching: the fabric's own methods are put back. Idempotent. */
+  /** Stops watching the fabric. Idempotent. */
   detach(): void {
     this.unwatch();
   }

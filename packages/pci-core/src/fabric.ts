@@ -66,6 +66,28 @@ export type TransactionResult = { status: 'ok' } | { status: Exclude<Transaction
 /** Direction of a data transfer, from the initiator's point of view. */
 export type DmaDirection = 'read' | 'write';
 
+/** One device DMA as an observer sees it, after it ran. */
+export interface FabricTransfer {
+  /** The function that issued it. */
+  readonly initiator: PciDev;
+  /** The address it put on the wire. */
+  readonly dmaAddr: number;
+  /** Its length in bytes. */
+  readonly len: number;
+  /** Read or write, from the initiator's point of view. */
+  readonly dir: DmaDirection;
+  /** What `dmaRead` / `dmaWrite` returned. */
+  readonly result: TransactionResult;
+  /** System RAM bytes it moved (what it added to `counters().dram` in its direction). */
+  readonly dramBytes: number;
+}
+
+/**
+ * Told about every device DMA after it ran (measurement only: it must not start transfers).
+ * @param t the transfer; the object is the observer's to keep.
+ */
+export type FabricTransferObserver = (t: FabricTransfer) => void;
+
 /** One recorded failure. */
 export interface FabricError {
   /** The failure. */
@@ -291,6 +313,7 @@ export class Fabric {
   private errorCount = 0;
   private dramRead = 0;
   private dramWrite = 0;
+  private observers: FabricTransferObserver[] | null = null;
   private readonly members: ReadonlySet<PciDev>;
   /** Armed fault injection (`null` until the first `injectFault`; see fabric-fault.ts). */
   faults: FabricFaults | null = null;
@@ -416,7 +439,11 @@ export class Fabric {
    * @throws KernelBug for a function of another fabric or an impossible address.
    */
   dmaWrite(initiator: PciDev, dmaAddr: number, data: Uint8Array): TransactionResult {
-    return this.transfer(initiator, dmaAddr, data, 'write');
+    if (this.observers === null) return this.transfer(initiator, dmaAddr, data, 'write');
+    const before = this.dramWrite;
+    const result = this.transfer(initiator, dmaAddr, data, 'write');
+    this.notify({ initiator, dmaAddr, len: data.length, dir: 'write', result, dramBytes: this.dramWrite - before });
+    return result;
   }
 
   /**
@@ -428,7 +455,33 @@ export class Fabric {
    * @throws KernelBug for a function of another fabric or an impossible address.
    */
   dmaRead(initiator: PciDev, dmaAddr: number, out: Uint8Array): TransactionResult {
-    return this.transfer(initiator, dmaAddr, out, 'read');
+    if (this.observers === null) return this.transfer(initiator, dmaAddr, out, 'read');
+    const before = this.dramRead;
+    const result = this.transfer(initiator, dmaAddr, out, 'read');
+    this.notify({ initiator, dmaAddr, len: out.length, dir: 'read', result, dramBytes: this.dramRead - before });
+    return result;
+  }
+
+  /**
+   * Watches every device DMA (`dmaRead` / `dmaWrite`): each observer is called after the
+   * transfer with what it moved. Nothing about the transfer changes; with no observer the data
+   * path pays one null check.
+   * @param observer the callback (the caller owns it).
+   * @returns the function that stops it (idempotent).
+   */
+  observe(observer: FabricTransferObserver): () => void {
+    this.observers = [...(this.observers ?? []), observer];
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      const list = this.observers?.filter((o) => o !== observer) ?? [];
+      this.observers = list.length > 0 ? list : null;
+    };
+  }
+
+  private notify(t: FabricTransfer): void {
+    for (const o of this.observers ?? []) o(t);
   }
 
   /**

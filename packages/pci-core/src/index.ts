@@ -188,6 +188,8 @@ export type {
   DmaDirection,
   FabricCounters,
   FabricError,
+  FabricTransfer,
+  FabricTransferObserver,
   LinkCounters,
   LinkInfo,
   RootComplexCounters,
