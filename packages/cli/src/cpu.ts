@@ -6,7 +6,7 @@
  * @kernel cpu_supports_p2pdma (reads cpu_data(0)), pci_host_bridge_dev (the identifying function)
  */
 import type { Kernel } from '@p2pdma/kernel';
-import { cpuSupportsP2pdma, pciHostBridgeDev } from '@p2pdma/p2pdma';
+import { cpuSpecSupportsP2pdma, pciHostBridgeDev } from '@p2pdma/p2pdma';
 import type { PciDev, PciSubsystem, TopologySpec } from '@p2pdma/pci-core';
 import type { LoadedTopology } from './input';
 import { type CpuChoice, CPU_NAMES, CPU_SPECS, HOST_BRIDGE_VENDORS, PCI_VENDOR_ID_AMD, ZEN_ROOT_COMPLEXES } from './internal/host-bridge-cpus';
@@ -86,8 +86,8 @@ export function inferCpu(m: CpuProbe): CpuJson {
  * @param input the loaded topology (built-ins and topology JSON with a `cpu` keep theirs; lspci
  *   dumps, whose importer can tell at most the vendor, are always inferred)
  * @param option the `--cpu` value, if given
- * @param boot boots a machine on a topology (used to find the identifying functions and to ask
- *   p2pdma's `cpuSupportsP2pdma` about a stated CPU); may throw the command's usage error
+ * @param boot boots a machine on a topology (used only to infer: it finds the identifying
+ *   functions); may throw the command's usage error
  * @returns the JSON member and the topology to run the rules on
  */
 export function resolveCpu(input: LoadedTopology, option: CpuChoice | undefined, boot: (spec: TopologySpec) => CpuProbe): ResolvedCpu {
@@ -96,7 +96,7 @@ export function resolveCpu(input: LoadedTopology, option: CpuChoice | undefined,
   }
   const stated = input.spec.cpu;
   if (input.format !== 'lspci' && stated !== undefined) {
-    const zen = cpuSupportsP2pdma(boot(input.spec).kernel);
+    const zen = cpuSpecSupportsP2pdma(stated);
     const value: CpuChoice = zen ? 'amd-zen' : stated.vendor === 'intel' ? 'intel' : 'other';
     const family = stated.family !== undefined ? ` family 0x${stated.family.toString(16)}` : '';
     return { json: { value, source: 'topology', basis: `the topology's cpu: ${stated.vendor}${family}` }, spec: input.spec };

@@ -18,7 +18,7 @@ import type { PerfResource } from './perf-model';
 import { bottleneck, defaultFabricRates, deviceResource, resourcesFromCounters } from './perf-model';
 import type { DeviceRateName } from './perf-rates';
 import { DEVICE_RATES } from './perf-rates';
-import { seededDataSet } from './data-set';
+import { firstDifference, seededDataSet } from './data-set';
 
 /** JSON schema tag of a {@link ScenarioReport}. */
 export const SIMULATE_JSON_SCHEMA = 'p2pdma-cli/simulate/v1';
@@ -232,10 +232,6 @@ function idOf(d: PciDev): string {
   return `${h(d.vendor)}:${h(d.device)}`;
 }
 
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
-}
-
 /** Root-complex bytes of a counter snapshot: root-port links (both ways) plus peer forwarding. */
 function phaseBytes(t: NvmetTestbed, c: FabricCounters): ScenarioPhaseBytes {
   const rootPorts = new Set(t.sys.deviceList.filter((d) => pciPcieType(d) === PCI_EXP_TYPE_ROOT_PORT).map((d) => d.name));
@@ -385,7 +381,7 @@ function runPlacement(s: Scenario, placement: NvmetPlacement, w: Workload): Scen
       (j, r) => {
         const b = j % ios;
         if (r.cqe?.status !== 0) return `read ${j} (slba ${b * nlb}) failed: status ${statusText(r.cqe?.status)}`;
-        if (r.data === null || !equalBytes(r.data, block(b))) return `read ${j} (slba ${b * nlb}) returned different bytes than were written`;
+        if (r.data === null || firstDifference(block(b), r.data) !== null) return `read ${j} (slba ${b * nlb}) returned different bytes than were written`;
         return null;
       },
       done,

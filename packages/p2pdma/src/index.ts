@@ -63,6 +63,7 @@ export type { P2pdmaStubs } from './stubs';
 export { P2PDMA_STUBS } from './stubs';
 export type { HostBridgeWhitelistCheck, HostBridgeWhitelistResult, P2pdmaCpuRule, P2pdmaWhitelistEntry } from './whitelist';
 export {
+  cpuSpecSupportsP2pdma,
   cpuSupportsP2pdma,
   hexId,
   hostBridgeWhitelist,

@@ -74,7 +74,16 @@ export const P2PDMA_CPU_RULES: readonly P2pdmaCpuRule[] = [
  * @kernel cpu_supports_p2pdma
  */
 export function cpuSupportsP2pdma(kernel: Kernel): boolean {
-  const cpu = pciSystem(kernel)?.spec.cpu;
+  return cpuSpecSupportsP2pdma(pciSystem(kernel)?.spec.cpu);
+}
+
+/**
+ * The CPU rule on a topology's `cpu` alone, without a machine (what `cpuSupportsP2pdma` asks).
+ * @param cpu the topology's CPU, or `undefined` when it is unknown.
+ * @returns `true` when a `P2PDMA_CPU_RULES` entry matches; `false` otherwise or when unknown.
+ * @kernel cpu_supports_p2pdma
+ */
+export function cpuSpecSupportsP2pdma(cpu: CpuSpec | undefined): boolean {
   if (cpu === undefined) return false;
   return P2PDMA_CPU_RULES.some((r) => r.vendor === cpu.vendor && cpu.family !== undefined && cpu.family >= r.minFamily);
 }

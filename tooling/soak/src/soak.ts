@@ -11,12 +11,11 @@
  *
  * @kernel — (test tooling: the issue 9 soak scenario)
  */
-import { realpathSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import type { P2pdmaPolicy } from '@p2pdma/kernel';
 import { KernelBug, KernelRng } from '@p2pdma/kernel';
 import type { NvmetPlacement, NvmetTestbed, NvmfHostQueue, NvmfIo } from '@p2pdma/nvmet';
 import { buildNvmetTestbed, nvmeRwCommand, NvmfController } from '@p2pdma/nvmet';
+import { runIfEntryPoint } from '@p2pdma/cli';
 import type { SoakFaultKind, SoakFaultSource } from './faults';
 import { SOAK_FAULT_KINDS } from './faults';
 import type { FuzzContext } from './fuzz';
@@ -556,17 +555,5 @@ export function soakMain(argv: readonly string[], io: SoakIo, now?: () => number
   return soakExitCode(s);
 }
 
-/** Whether this module is the program node was started with (not imported by a test). */
-function isMainModule(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return import.meta.url === pathToFileURL(realpathSync(script)).href;
-  } catch {
-    return false;
-  }
-}
-
-if (isMainModule()) {
-  process.exitCode = soakMain(process.argv.slice(2), { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) });
-}
+// Runs only when node was started on this file (not when a test imports it).
+runIfEntryPoint(import.meta.url, soakMain);
